@@ -1,0 +1,336 @@
+"""BVH (Biovision hierarchy): our own numpy reader and writer.
+
+Reads any rotation channel order per joint, 3- or 6-channel joints (position channels replace the OFFSET on
+their axis), End Sites, CRLF/tabs/scientific notation; snaps a rounded Frame Time (0.016667) to the exact rate.
+Writes names, hierarchy, channel orders and end sites back as they came.
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from motionkit import hookimpl
+from motionkit import rotations as rot
+from motionkit.errors import MotionkitError
+from motionkit.io import Format
+from motionkit.motion import POSITION_CHANNELS, ROTATION_CHANNELS, Motion, Skeleton
+
+_VALID_CHANNELS = set(POSITION_CHANNELS + ROTATION_CHANNELS)
+_END = -2  # stack marker for an open End Site block
+
+
+def snap_frame_time(frame_time: float) -> float:
+    """The frame rate for a Frame Time, snapped to a whole rate when the file rounded it (0.016667 → 60)."""
+    fps = 1.0 / frame_time
+    whole = round(fps)
+    if whole > 0 and abs(frame_time * whole - 1.0) < 1e-4:
+        return float(whole)
+    return fps
+
+
+def _decode(data: bytes, source: str) -> str:
+    if not data.strip():
+        raise MotionkitError("empty file", source)
+    if b"\x00" in data[:4096]:
+        raise MotionkitError("not a BVH file (binary data)", source)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def _number(tok: str, source: str, line: int, what: str) -> float:
+    try:
+        v = float(tok)
+    except ValueError:
+        raise MotionkitError(f"expected a number for {what}, found {tok!r}", source, line) from None
+    if not np.isfinite(v):
+        raise MotionkitError(f"{what} is not finite ({tok})", source, line)
+    return v
+
+
+def _parse_hierarchy(lines: list[str], source: str):
+    """Returns (names, parents, offsets, channels, end_sites, index of the MOTION line)."""
+    names, parents, offsets, channels, end_sites = [], [], [], [], {}
+    stack: list[int] = []
+    toks = []
+    line_end = {}  # line number → index one past its last token
+    for n, line in enumerate(lines):
+        if line.lstrip()[:6].upper() == "MOTION":
+            toks.append(("MOTION", n + 1))  # the hierarchy ends here; frame lines are not tokenised
+            break
+        toks.extend((t, n + 1) for t in line.split())
+        line_end[n + 1] = len(toks)
+    # Names may contain spaces: ROOT/JOINT take the rest of their line (minus a trailing '{').
+    i = 0
+    seen_header = False
+    closed = False
+
+    def need(k: int):
+        if i + k >= len(toks):
+            raise MotionkitError("unexpected end of file in the HIERARCHY section (truncated file?)", source,
+                                 toks[-1][1] if toks else None)
+
+    while i < len(toks):
+        tok, ln = toks[i]
+        key = tok.upper()
+        if not seen_header:
+            if key != "HIERARCHY":
+                raise MotionkitError(f"not a BVH file (expected HIERARCHY, found {tok[:40]!r})", source, ln)
+            seen_header = True
+            i += 1
+            continue
+        if closed:
+            if key == "MOTION":
+                return names, parents, offsets, channels, end_sites, ln - 1
+            if key == "ROOT":
+                raise MotionkitError("more than one ROOT: motionkit reads files with a single skeleton", source, ln)
+            raise MotionkitError(f"expected MOTION after the hierarchy, found {tok[:40]!r}", source, ln)
+        if key in ("ROOT", "JOINT"):
+            if (key == "ROOT") != (not stack and not names):
+                raise MotionkitError(f"{tok} in the wrong place", source, ln)
+            rest = [t for t, _ in toks[i + 1:line_end[ln]]]
+            brace_inline = bool(rest) and rest[-1] == "{"
+            name_parts = rest[:-1] if brace_inline else rest
+            if not name_parts:
+                raise MotionkitError(f"{tok} without a name", source, ln)
+            i += 1 + len(rest)
+            if not brace_inline:
+                need(0)
+                if toks[i][0] != "{":
+                    raise MotionkitError(f"expected '{{' after {tok} {' '.join(name_parts)}", source, toks[i][1])
+                i += 1
+            if stack and stack[-1] == _END:
+                raise MotionkitError("JOINT inside an End Site", source, ln)
+            parents.append(stack[-1] if stack else -1)
+            names.append(" ".join(name_parts))
+            offsets.append(None)
+            channels.append(None)
+            stack.append(len(names) - 1)
+        elif key == "END":
+            need(2)
+            if toks[i + 1][0].upper() != "SITE" or toks[i + 2][0] != "{":
+                raise MotionkitError("expected 'End Site {'", source, ln)
+            if not stack or stack[-1] == _END:
+                raise MotionkitError("End Site outside a joint", source, ln)
+            if stack[-1] in end_sites:
+                raise MotionkitError("a second End Site on one joint", source, ln)
+            end_sites[stack[-1]] = None
+            stack.append(_END)
+            i += 3
+        elif key == "OFFSET":
+            need(3)
+            if not stack:
+                raise MotionkitError("OFFSET outside a joint", source, ln)
+            v = [_number(t, source, l2, "OFFSET") for t, l2 in toks[i + 1:i + 4]]
+            if stack[-1] == _END:
+                end_sites[stack[-2]] = v
+            else:
+                offsets[stack[-1]] = v
+            i += 4
+        elif key == "CHANNELS":
+            need(1)
+            if not stack or stack[-1] == _END:
+                raise MotionkitError("CHANNELS outside a joint", source, ln)
+            try:
+                n = int(toks[i + 1][0])
+            except ValueError:
+                raise MotionkitError(f"bad channel count {toks[i + 1][0]!r}", source, ln) from None
+            if not 0 <= n <= 6:
+                raise MotionkitError(f"bad channel count {n} (0 to 6 allowed)", source, ln)
+            need(1 + n)
+            chans = [t for t, _ in toks[i + 2:i + 2 + n]]
+            for c in chans:
+                if c not in _VALID_CHANNELS:
+                    raise MotionkitError(f"unknown channel name {c!r}", source, ln)
+            if len(set(chans)) != len(chans):
+                raise MotionkitError("a channel is listed twice", source, ln)
+            channels[stack[-1]] = tuple(chans)
+            i += 2 + n
+        elif tok == "}":
+            if not stack:
+                raise MotionkitError("unbalanced '}'", source, ln)
+            top = stack.pop()
+            if top == _END:
+                if end_sites[stack[-1]] is None:
+                    raise MotionkitError("End Site without OFFSET", source, ln)
+            else:
+                if offsets[top] is None:
+                    raise MotionkitError(f"joint {names[top]!r} has no OFFSET", source, ln)
+                if channels[top] is None:
+                    channels[top] = ()
+            closed = not stack
+            i += 1
+        elif key == "MOTION":
+            raise MotionkitError("MOTION before the hierarchy was closed (missing '}')", source, ln)
+        else:
+            raise MotionkitError(f"unexpected {tok[:40]!r} in the hierarchy", source, ln)
+    if not names:
+        raise MotionkitError("no ROOT joint in the hierarchy", source)
+    if not closed:
+        raise MotionkitError("unexpected end of file in the HIERARCHY section (truncated file?)", source, len(lines))
+    raise MotionkitError("missing MOTION section", source, len(lines))
+
+
+def _header_value(line: str | None, label: str, source: str, ln: int) -> str:
+    if line is None:
+        raise MotionkitError(f"missing '{label}' line in the MOTION section (truncated file?)", source, ln)
+    head, sep, value = line.partition(":")
+    if not sep or " ".join(head.split()).lower() != label.lower():
+        raise MotionkitError(f"expected '{label}: …', found {line.strip()[:40]!r}", source, ln)
+    return value.strip()
+
+
+def read(data: bytes, source: str = "-") -> list[Motion]:
+    text = _decode(data, source)
+    lines = text.splitlines()
+    names, parents, offsets, channels, end_sites, mline = _parse_hierarchy(lines, source)
+    # MOTION / Frames: / Frame Time:, skipping blank lines.
+    rest = [(n, l) for n, l in enumerate(lines[mline + 1:], start=mline + 2) if l.strip()]
+    frames_s = _header_value(rest[0][1] if rest else None, "Frames", source, rest[0][0] if rest else len(lines))
+    try:
+        n_frames = int(frames_s)
+    except ValueError:
+        raise MotionkitError(f"bad frame count {frames_s!r}", source, rest[0][0]) from None
+    if n_frames < 1:
+        raise MotionkitError(f"the file has {n_frames} frames", source, rest[0][0])
+    ft_s = _header_value(rest[1][1] if len(rest) > 1 else None, "Frame Time", source,
+                         rest[1][0] if len(rest) > 1 else len(lines))
+    frame_time = _number(ft_s, source, rest[1][0], "Frame Time")
+    if frame_time <= 0:
+        raise MotionkitError(f"Frame Time must be positive, found {ft_s}", source, rest[1][0])
+    fps = snap_frame_time(frame_time)
+
+    n_chan = sum(len(c) for c in channels)
+    body = rest[2:]
+    rows = [l.split() for _, l in body]
+    for (ln, _), row in zip(body, rows):
+        if len(row) != n_chan:
+            hint = " (truncated file?)" if ln == body[-1][0] and len(row) < n_chan else ""
+            raise MotionkitError(f"expected {n_chan} values on a frame line, found {len(row)}{hint}", source, ln)
+    if len(rows) != n_frames:
+        raise MotionkitError(f"frame-count mismatch: the header says {n_frames} frames, the file has {len(rows)}"
+                             + (" (truncated file?)" if len(rows) < n_frames else ""), source)
+    try:
+        values = np.array(list(map(float, itertools.chain.from_iterable(rows))), dtype=np.float64)
+    except ValueError:
+        values = None
+    if values is None or not np.all(np.isfinite(values)):
+        for (ln, _), row in zip(body, rows):  # slow path, only to name the line
+            for tok in row:
+                _number(tok, source, ln, "a channel value")
+    values = values.reshape(n_frames, n_chan) if n_chan else np.zeros((n_frames, 0))
+
+    skeleton = Skeleton(names, parents, offsets, channels, end_sites)
+    return [_motion_from_channels(skeleton, values, fps, source)]
+
+
+def _motion_from_channels(skeleton: Skeleton, values: np.ndarray, fps: float, source: str) -> Motion:
+    t, j = values.shape[0], len(skeleton)
+    translations = np.broadcast_to(skeleton.offsets, (t, j, 3)).copy()
+    rotations = rot.identity((t, j))
+    col = 0
+    by_order: dict[str, tuple[list[int], list[list[int]]]] = {}
+    for jj, chans in enumerate(skeleton.channels):
+        rot_cols = []
+        for c in chans:
+            if c in POSITION_CHANNELS:
+                translations[:, jj, POSITION_CHANNELS.index(c)] = values[:, col]
+            else:
+                rot_cols.append(col)
+            col += 1
+        if rot_cols:
+            order = skeleton.rotation_order(jj)
+            joints, cols = by_order.setdefault(order, ([], []))
+            joints.append(jj)
+            cols.append(rot_cols)
+    for order, (joints, cols) in by_order.items():  # one vectorised conversion per channel order
+        rotations[:, joints] = rot.from_euler(values[:, np.array(cols)], order)
+    name = source.rsplit("/", 1)[-1].rsplit(".", 1)[0] if source != "-" else ""
+    return Motion(skeleton, rotations, translations, fps, name=name)
+
+
+# ---------------------------------------------------------------- writer
+
+_DEFAULT_ROOT = POSITION_CHANNELS + ("Zrotation", "Yrotation", "Xrotation")
+
+
+def _layout(motion: Motion) -> list[tuple[str, ...]]:
+    """The channel layout to write: the source's, completed where the motion needs more than it has."""
+    sk = motion.skeleton
+    out = []
+    for j, chans in enumerate(sk.channels):
+        chans = tuple(chans)
+        order = sk.rotation_order(j)
+        still = order == "" and np.allclose(np.abs(motion.rotations[:, j, 0]), 1.0, atol=1e-9, rtol=0)
+        if not still and (len(order) != 3 or len(set(order)) != 3):
+            pos = tuple(c for c in chans if c in POSITION_CHANNELS)
+            chans = pos + ("Zrotation", "Yrotation", "Xrotation")
+        moves = not np.allclose(motion.translations[:, j], sk.offsets[j], atol=1e-9, rtol=0)
+        has_pos = [c for c in chans if c in POSITION_CHANNELS]
+        if moves and len(has_pos) < 3:
+            chans = POSITION_CHANNELS + tuple(c for c in chans if c not in POSITION_CHANNELS)
+        out.append(chans)
+    return out
+
+
+def _fmt(v) -> str:
+    return " ".join(f"{x:.6f}" for x in v)
+
+
+def write(motions: list[Motion], options: dict | None = None) -> bytes:
+    if len(motions) != 1:
+        raise MotionkitError(f"a BVH file holds one motion, got {len(motions)} "
+                             "(write to a name with %03d in it for one file each)")
+    m = motions[0]
+    sk = m.skeleton
+    layout = _layout(m)
+    kids = sk.children
+    out = ["HIERARCHY"]
+
+    def emit(j: int, depth: int):
+        pad = "\t" * depth
+        out.append(f"{pad}{'ROOT' if j == 0 else 'JOINT'} {sk.names[j]}")
+        out.append(pad + "{")
+        out.append(f"{pad}\tOFFSET {_fmt(sk.offsets[j])}")
+        out.append(f"{pad}\tCHANNELS {len(layout[j])} {' '.join(layout[j])}".rstrip())
+        for k in kids[j]:
+            emit(k, depth + 1)
+        if j in sk.end_sites:
+            out.extend([f"{pad}\tEnd Site", pad + "\t{", f"{pad}\t\tOFFSET {_fmt(sk.end_sites[j])}", pad + "\t}"])
+        out.append(pad + "}")
+
+    emit(0, 0)  # depth is bounded by the hierarchy the reader accepted
+    out += ["MOTION", f"Frames: {m.frames}", f"Frame Time: {1.0 / m.fps:.10g}"]
+
+    cols = []
+    eulers: dict[int, np.ndarray] = {}
+    by_order: dict[str, list[int]] = {}
+    for j, chans in enumerate(layout):
+        by_order.setdefault("".join(c[0] for c in chans if c in ROTATION_CHANNELS), []).append(j)
+    for order, joints in by_order.items():
+        e = rot.unwrap_degrees(rot.to_euler(m.rotations[:, joints], order), axis=0)
+        for k, j in enumerate(joints):
+            eulers[j] = e[:, k]
+    for j, chans in enumerate(layout):
+        order = "".join(c[0] for c in chans if c in ROTATION_CHANNELS)
+        for c in chans:
+            if c in POSITION_CHANNELS:
+                cols.append(m.translations[:, j, POSITION_CHANNELS.index(c)])
+            else:
+                cols.append(eulers[j][:, order.index(c[0])])
+    data = np.stack(cols, axis=1)
+    line = " ".join(["%.6f"] * data.shape[1])
+    body = "\n".join(line % tuple(r) for r in data.tolist())
+    return ("\n".join(out) + "\n" + body + "\n").encode("ascii", "replace")
+
+
+def sniff(head: bytes) -> bool:
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n")[:9].upper() == b"HIERARCHY"
+
+
+@hookimpl
+def register_formats(register):
+    register(Format(name="bvh", extensions=(".bvh",), read=read, write=write, sniff=sniff, binary=False,
+                    multiple=False, description="Biovision hierarchy: skeleton + Euler channels, any order"))

@@ -1,0 +1,212 @@
+"""The format-neutral Motion: a skeleton plus per-frame local rotations and translations.
+
+Conventions (those of BVH, which every format is mapped onto):
+- joint j's local transform is a translation ``translations[t, j]`` (its rest offset, unless the source animates
+  its position) followed by a rotation ``rotations[t, j]`` (unit quaternion w, x, y, z);
+- the world transform of j is its parent's world transform times its local transform;
+- the root's translation is its world position; +Y is up.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import rotations as rot
+from .errors import MotionkitError
+
+POSITION_CHANNELS = ("Xposition", "Yposition", "Zposition")
+ROTATION_CHANNELS = ("Xrotation", "Yrotation", "Zrotation")
+
+
+@dataclass
+class Skeleton:
+    """Joint names, parent indices (-1 for the root), rest offsets, end sites and the source's channel layout.
+
+    ``channels[j]`` is the tuple of BVH channel names joint j had in its source (kept so a BVH round-trips with
+    the same orders); ``end_sites`` maps a joint index to the offset of its End Site.
+    """
+
+    names: list[str]
+    parents: np.ndarray
+    offsets: np.ndarray
+    channels: list[tuple[str, ...]]
+    end_sites: dict[int, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.names = list(self.names)
+        self.parents = np.asarray(self.parents, dtype=np.int64)
+        self.offsets = np.asarray(self.offsets, dtype=np.float64).reshape(-1, 3)
+        self.channels = [tuple(c) for c in self.channels]
+        self.end_sites = {int(k): np.asarray(v, dtype=np.float64).reshape(3) for k, v in self.end_sites.items()}
+        n = len(self.names)
+        if not (len(self.parents) == len(self.offsets) == len(self.channels) == n):
+            raise ValueError("skeleton arrays disagree in length")
+        if n == 0:
+            raise ValueError("a skeleton needs at least one joint")
+        for j, p in enumerate(self.parents):
+            if not (-1 <= p < j) or (p == -1) != (j == 0):
+                raise ValueError("joints must be listed parents-first with a single root at index 0")
+
+    def __len__(self):
+        return len(self.names)
+
+    @property
+    def children(self) -> list[list[int]]:
+        kids: list[list[int]] = [[] for _ in self.names]
+        for j, p in enumerate(self.parents[1:], start=1):
+            kids[p].append(j)
+        return kids
+
+    def index(self, name: str) -> int:
+        try:
+            return self.names.index(name)
+        except ValueError:
+            raise MotionkitError(f"no joint named {name!r} in the skeleton") from None
+
+    def has_position(self, j: int) -> bool:
+        return any(c in POSITION_CHANNELS for c in self.channels[j])
+
+    def rotation_order(self, j: int) -> str:
+        return "".join(c[0] for c in self.channels[j] if c in ROTATION_CHANNELS)
+
+    def rest_positions(self) -> np.ndarray:
+        """World positions of the joints in the rest pose (offsets accumulated, no rotation)."""
+        pos = np.zeros_like(self.offsets)
+        for j, p in enumerate(self.parents):
+            pos[j] = self.offsets[j] + (pos[p] if p >= 0 else 0.0)
+        return pos
+
+    def height(self) -> float:
+        """Rest-pose height: vertical extent of joints and end sites (the unit-detection yardstick)."""
+        pos = self.rest_positions()
+        ends = [pos[j] + off for j, off in self.end_sites.items()]
+        pts = np.concatenate([pos, np.array(ends).reshape(-1, 3)])
+        extent = pts.max(0) - pts.min(0)
+        return float(extent[1]) if extent[1] > 0 else float(extent.max())
+
+    def scaled(self, factor: float) -> "Skeleton":
+        return dataclasses.replace(self, offsets=self.offsets * factor,
+                                   end_sites={k: v * factor for k, v in self.end_sites.items()})
+
+    def same_as(self, other: "Skeleton") -> bool:
+        return (self.names == other.names and np.array_equal(self.parents, other.parents)
+                and np.allclose(self.offsets, other.offsets))
+
+    def to_dict(self) -> dict:
+        return {"names": self.names, "parents": self.parents.tolist(), "offsets": self.offsets.tolist(),
+                "channels": [list(c) for c in self.channels],
+                "end_sites": {str(k): v.tolist() for k, v in self.end_sites.items()}}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Skeleton":
+        return cls(d["names"], d["parents"], d["offsets"], d["channels"],
+                   {int(k): v for k, v in d.get("end_sites", {}).items()})
+
+
+@dataclass
+class Motion:
+    """One clip: ``rotations`` (T, J, 4) local unit quaternions, ``translations`` (T, J, 3) local translations,
+    ``fps``. Joints whose position the source does not animate carry their rest offset in ``translations``."""
+
+    skeleton: Skeleton
+    rotations: np.ndarray
+    translations: np.ndarray
+    fps: float
+    name: str = ""
+    metadata: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.rotations = np.asarray(self.rotations, dtype=np.float64)
+        self.translations = np.asarray(self.translations, dtype=np.float64)
+        t, j = self.rotations.shape[:2]
+        if self.rotations.shape != (t, j, 4) or self.translations.shape != (t, j, 3) or j != len(self.skeleton):
+            raise ValueError(f"motion arrays do not match the skeleton: {self.rotations.shape}, "
+                             f"{self.translations.shape}, {len(self.skeleton)} joints")
+        if not self.fps > 0:
+            raise ValueError("fps must be positive")
+
+    @classmethod
+    def from_root_motion(cls, skeleton: Skeleton, rotations, root_translation, fps, **kw) -> "Motion":
+        """Build a motion whose only animated translation is the root's (the common case)."""
+        rotations = np.asarray(rotations, dtype=np.float64)
+        trans = np.broadcast_to(skeleton.offsets, rotations.shape[:2] + (3,)).copy()
+        trans[:, 0] = root_translation
+        return cls(skeleton, rotations, trans, fps, **kw)
+
+    @property
+    def frames(self) -> int:
+        return self.rotations.shape[0]
+
+    @property
+    def duration(self) -> float:
+        return self.frames / self.fps
+
+    @property
+    def root_translation(self) -> np.ndarray:
+        return self.translations[:, 0]
+
+    def replace(self, **changes) -> "Motion":
+        return dataclasses.replace(self, **changes)
+
+    def world_transforms(self):
+        """World rotations (T, J, 4) and positions (T, J, 3) by forward kinematics."""
+        parents = self.skeleton.parents
+        wr = np.empty_like(self.rotations)
+        wp = np.empty_like(self.translations)
+        wr[:, 0] = self.rotations[:, 0]
+        wp[:, 0] = self.translations[:, 0]
+        for j in range(1, len(parents)):
+            p = parents[j]
+            wp[:, j] = wp[:, p] + rot.rotate(wr[:, p], self.translations[:, j])
+            wr[:, j] = rot.multiply(wr[:, p], self.rotations[:, j])
+        return wr, wp
+
+    def world_positions(self, end_sites: bool = False) -> np.ndarray:
+        """Forward kinematics: world joint positions (T, J, 3), then end sites (T, E, 3) appended if asked."""
+        wr, wp = self.world_transforms()
+        if end_sites and self.skeleton.end_sites:
+            idx = list(self.skeleton.end_sites)
+            offs = np.stack([self.skeleton.end_sites[j] for j in idx])
+            ends = wp[:, idx] + rot.rotate(wr[:, idx], offs)
+            wp = np.concatenate([wp, ends], axis=1)
+        return wp
+
+    def slice(self, start: int | None = None, stop: int | None = None) -> "Motion":
+        s = slice(start, stop)
+        out = self.replace(rotations=self.rotations[s].copy(), translations=self.translations[s].copy())
+        if out.frames == 0:
+            raise MotionkitError(f"frame range {start}:{stop} selects no frames of a {self.frames}-frame motion")
+        return out
+
+    def scaled(self, factor: float) -> "Motion":
+        """Change units: offsets, end sites and translations multiplied by ``factor``."""
+        return self.replace(skeleton=self.skeleton.scaled(factor), translations=self.translations * factor)
+
+    def resampled(self, fps: float) -> "Motion":
+        """The same motion at another frame rate: slerp for rotations, linear for translations.
+
+        The duration covered by the keys, (frames - 1) / fps, is kept."""
+        if abs(fps - self.fps) < 1e-9:
+            return self
+        span = (self.frames - 1) / self.fps
+        n = int(np.floor(span * fps + 1e-6)) + 1
+        src = np.arange(n) * (self.fps / fps)
+        i0 = np.clip(np.floor(src).astype(int), 0, self.frames - 1)
+        i1 = np.minimum(i0 + 1, self.frames - 1)
+        w = src - i0
+        rots = rot.slerp(self.rotations[i0], self.rotations[i1], np.broadcast_to(w[:, None], (n, len(self.skeleton))))
+        trans = self.translations[i0] * (1 - w)[:, None, None] + self.translations[i1] * w[:, None, None]
+        return self.replace(rotations=rots, translations=trans, fps=float(fps))
+
+
+def stack(motions: list[Motion]):
+    """Several motions on one skeleton as a batch: rotations (B, T, J, 4) and translations (B, T, J, 3)."""
+    first = motions[0]
+    for m in motions[1:]:
+        if not m.skeleton.same_as(first.skeleton):
+            raise MotionkitError(f"motion {m.name!r} has a different skeleton from {first.name!r}")
+        if m.frames != first.frames:
+            raise MotionkitError(f"motions differ in length ({m.frames} vs {first.frames} frames)")
+    return np.stack([m.rotations for m in motions]), np.stack([m.translations for m in motions])
