@@ -1,0 +1,1 @@
+"""Operation plugins: one module per operation, each registered through the ``motionkit`` entry points."""

@@ -1,0 +1,63 @@
+"""`motionkit info FILE`: what a motion file holds — joints, frames, rate, units, channel layout, feet."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import click
+
+from motionkit import hookimpl
+
+
+def describe(motion) -> dict:
+    from motionkit import anatomy
+
+    sk = motion.skeleton
+    unit, factor = anatomy.guess_units(sk)
+    layout = Counter(" ".join(c) if c else "(none)" for c in sk.channels[1:])
+    return {
+        "name": motion.name,
+        "joints": len(sk),
+        "end_sites": len(sk.end_sites),
+        "frames": motion.frames,
+        "fps": motion.fps,
+        "duration_s": round(motion.duration, 4),
+        "height": round(sk.height(), 6),
+        "units_guess": unit,
+        "metres_per_unit": factor,
+        "root": sk.names[0],
+        "root_channels": list(sk.channels[0]),
+        "joint_channels": dict(layout.most_common()),
+        "animated_positions": [sk.names[j] for j in range(1, len(sk)) if sk.has_position(j)],
+        "contacts_guess": [sk.names[j] for j in anatomy.guess_contacts(motion)],
+        "metadata": motion.metadata,
+    }
+
+
+@hookimpl
+def register_commands(cli):
+    @cli.command()
+    @click.argument("file", type=str)
+    @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+    def info(file, as_json):
+        """Describe the motions in FILE (or - for stdin)."""
+        from motionkit.io import read_motions
+
+        rows = [describe(m) for m in read_motions(file)]
+        if as_json:
+            click.echo(json.dumps(rows if len(rows) > 1 else rows[0], indent=2))
+            return
+        for i, r in enumerate(rows):
+            if len(rows) > 1:
+                click.echo(f"--- motion {i}")
+            click.echo(f"name        {r['name'] or '(unnamed)'}")
+            click.echo(f"joints      {r['joints']} (+{r['end_sites']} end sites), root {r['root']}")
+            click.echo(f"frames      {r['frames']} at {r['fps']:g} fps ({r['duration_s']:.2f} s)")
+            click.echo(f"height      {r['height']:.4g} units; units look like {r['units_guess']} "
+                       f"({r['metres_per_unit']:g} m per unit)")
+            click.echo(f"root chans  {' '.join(r['root_channels']) or '(none)'}")
+            for layout, n in r["joint_channels"].items():
+                click.echo(f"joint chans {n} × {layout}")
+            if r["animated_positions"]:
+                click.echo(f"positions   {len(r['animated_positions'])} non-root joints animate their position")
+            click.echo(f"feet guess  {', '.join(r['contacts_guess']) or '(none found)'}")
