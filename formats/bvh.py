@@ -303,6 +303,11 @@ def write(motions: list[Motion], options: dict | None = None) -> bytes:
 
     emit(0, 0)  # depth is bounded by the hierarchy the reader accepted
     out += ["MOTION", f"Frames: {m.frames}", f"Frame Time: {1.0 / m.fps:.10g}"]
+    dfs, stack = [], [0]  # frame values follow the order joints appear in the hierarchy (depth first)
+    while stack:
+        j = stack.pop()
+        dfs.append(j)
+        stack.extend(reversed(kids[j]))
 
     cols = []
     eulers: dict[int, np.ndarray] = {}
@@ -313,7 +318,8 @@ def write(motions: list[Motion], options: dict | None = None) -> bytes:
         e = rot.unwrap_degrees(rot.to_euler(m.rotations[:, joints], order), axis=0)
         for k, j in enumerate(joints):
             eulers[j] = e[:, k]
-    for j, chans in enumerate(layout):
+    for j in dfs:
+        chans = layout[j]
         order = "".join(c[0] for c in chans if c in ROTATION_CHANNELS)
         for c in chans:
             if c in POSITION_CHANNELS:
