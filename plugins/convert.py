@@ -12,6 +12,7 @@ from .common import output_option, parse_range, to_option
 def register_commands(cli):
     @cli.command()
     @click.argument("input", type=str)
+    @click.argument("output_arg", metavar="[OUTPUT]", required=False)
     @output_option
     @to_option
     @click.option("--fps", type=float, default=None, help="Resample to this frame rate (slerp).")
@@ -19,9 +20,17 @@ def register_commands(cli):
                   help="Metres per source unit when writing glTF (default: guessed from the skeleton's height); "
                        "for other formats, multiply all lengths by this.")
     @click.option("--frames", "frames", default=None, help="Keep only frames START:STOP (source frame numbers).")
-    def convert(input, output, to, fps, scale, frames):
-        """Convert INPUT (a file or -) to OUTPUT; the format comes from the extension or --to."""
+    def convert(input, output_arg, output, to, fps, scale, frames):
+        """Convert INPUT (a file or -) to OUTPUT (-o, or a second argument; - is stdout).
+
+        The input format is sniffed from its first bytes; the output's comes from its extension or --to."""
+        from motionkit.errors import MotionkitError
         from motionkit.io import output_format, read_motions, write_motions
+
+        if output_arg is not None:
+            if output != "-":
+                raise MotionkitError("give the output once: either as a second argument or with -o")
+            output = output_arg
 
         fmt = output_format(output, to)  # fail on a bad output before reading anything
         motions = read_motions(input)

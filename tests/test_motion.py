@@ -1,0 +1,68 @@
+"""The Motion model: forward kinematics, resampling, slicing, scaling, batches, NPZ losslessness."""
+import numpy as np
+import pytest
+from conftest import clip
+
+from motionkit import anatomy
+from motionkit.errors import MotionkitError
+from motionkit.formats import npz
+from motionkit.io import read_motions
+from motionkit.motion import stack
+
+
+def salsa():
+    return read_motions(str(clip("Joe_Salsa-Dancing-6")))[0]
+
+
+def test_resample_60_to_30_keeps_every_other_frame():
+    m = salsa()
+    r = m.resampled(30)
+    assert r.fps == 30 and r.frames == 648  # GANimator's T for Salsa at 30 fps
+    assert np.allclose(r.world_positions(), m.world_positions()[::2], atol=1e-9)
+
+
+def test_resample_interpolates_between_frames():
+    m = salsa().slice(0, 200)
+    up = m.resampled(120)
+    assert up.frames == 2 * 200 - 1
+    wp, wu = m.world_positions(), up.world_positions()
+    assert np.allclose(wu[::2], wp, atol=1e-9)
+    mid = wu[1::2]
+    # an in-between frame lies between its neighbours (joints move little in 1/60 s)
+    assert np.abs(mid - (wp[:-1] + wp[1:]) / 2).max() < 0.5
+
+
+def test_slice_scale_and_batch():
+    m = salsa()
+    s = m.slice(120, 180)
+    assert s.frames == 60 and np.allclose(s.rotations, m.rotations[120:180])
+    with pytest.raises(MotionkitError):
+        m.slice(2000, 2100)
+    sc = m.scaled(0.01)
+    assert np.allclose(sc.world_positions(), m.world_positions() * 0.01)
+    assert anatomy.guess_units(sc.skeleton)[0] == "m"
+    rots, trans = stack([s, m.slice(0, 60)])
+    assert rots.shape == (2, 60, 65, 4) and trans.shape == (2, 60, 65, 3)
+    with pytest.raises(MotionkitError, match="different skeleton"):
+        stack([s, read_motions(str(clip("Xia_normal")))[0].slice(0, 60)])
+
+
+def test_npz_is_lossless_and_keeps_metadata():
+    m = salsa()
+    m.metadata = {"operation": "inpaint", "frames": [[120, 180]]}
+    back = npz.read(npz.write([m, m.slice(0, 10)]))
+    assert np.array_equal(back[0].rotations, m.rotations)
+    assert np.array_equal(back[0].translations, m.translations)
+    assert back[0].skeleton.to_dict() == m.skeleton.to_dict()
+    assert back[0].metadata == m.metadata and back[1].frames == 10
+    assert back[1].skeleton is back[0].skeleton  # one skeleton stored once
+
+
+def test_npz_never_unpickles(tmp_path):
+    import io
+    import pickle
+
+    buf = io.BytesIO()
+    np.savez(buf, header=np.array([pickle.dumps(object())], dtype=object))
+    with pytest.raises(MotionkitError):
+        npz.read(buf.getvalue(), "evil.npz")
