@@ -1,0 +1,123 @@
+"""Benchmarks: time what users wait for. Median of repeats, comparisons side by side in the same run.
+
+    python bench/run.py           # full: writes bench/results.json and BENCHMARKS.md
+    python bench/run.py --quick   # CI: fewer repeats, prints the table, writes nothing in the repository
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SHARED = pathlib.Path(os.environ.get("MOTIONKIT_SHARED_DATA", ROOT.parent / "shared" / "data" / "bvh"))
+SALSA = SHARED / "Joe_Salsa-Dancing-6.bvh"
+
+
+def median_time(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count()
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
+    return f"{cpu}, {cores} cores, {mem:.0f} GiB, Python {platform.python_version()}, {platform.system()}"
+
+
+def bench_bvh_read(repeats):
+    from motionkit.formats import bvh
+
+    data = SALSA.read_bytes()
+    ours = median_time(lambda: bvh.read(data, str(SALSA)), repeats)
+    row = {"name": "BVH read, Salsa (1295 frames, 65 joints)", "motionkit_s": ours}
+    try:
+        import bvhio  # test-only oracle
+
+        theirs = median_time(lambda: bvhio.readAsHierarchy(str(SALSA)), max(1, repeats // 2))
+        row.update(bvhio_s=theirs, speedup=theirs / ours)
+    except ImportError:
+        row["bvhio_s"] = None
+    return row
+
+
+def bench_gltf_write(repeats):
+    from motionkit.formats import gltf
+    from motionkit.io import read_motions
+
+    m = read_motions(str(SALSA))[0]
+    return {"name": "glTF (.glb) write, Salsa", "motionkit_s": median_time(lambda: gltf.write_glb([m], {}), repeats)}
+
+
+def bench_convert(repeats):
+    exe = pathlib.Path(sys.executable).parent / "motionkit"
+    with tempfile.TemporaryDirectory() as d:
+        out = pathlib.Path(d) / "s.glb"
+        t = median_time(lambda: subprocess.run([str(exe), "convert", str(SALSA), "-o", str(out)], check=True,
+                                               capture_output=True), repeats)
+    return {"name": "`motionkit convert Salsa.bvh -o s.glb` (whole command)", "motionkit_s": t}
+
+
+def bench_startup(repeats):
+    exe = pathlib.Path(sys.executable).parent / "motionkit"
+    t = median_time(lambda: subprocess.run([str(exe), "--help"], check=True, capture_output=True), repeats)
+    row = {"name": "CLI start-up (`motionkit --help`)", "motionkit_s": t}
+    if subprocess.run([sys.executable, "-c", "import torch"], capture_output=True).returncode == 0:
+        row["import_torch_s"] = median_time(lambda: subprocess.run([sys.executable, "-c", "import torch"]),
+                                            max(1, repeats // 2))
+    return row
+
+
+def table(rows) -> str:
+    out = ["| benchmark | motionkit | reference | ratio |", "|---|---|---|---|"]
+    for r in rows:
+        ref, ratio = "", ""
+        if r.get("bvhio_s"):
+            ref, ratio = f"bvhio {r['bvhio_s'] * 1000:.0f} ms", f"{r['speedup']:.1f}× faster"
+        if r.get("import_torch_s"):
+            ref = f"`python -c 'import torch'` {r['import_torch_s'] * 1000:.0f} ms"
+        out.append(f"| {r['name']} | {r['motionkit_s'] * 1000:.0f} ms | {ref} | {ratio} |")
+    return "\n".join(out)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="few repeats, print only (CI)")
+    args = ap.parse_args()
+    n = 3 if args.quick else 15
+    rows = [bench_bvh_read(n), bench_gltf_write(n), bench_convert(max(3, n // 3)), bench_startup(max(3, n // 3))]
+    desc = machine()
+    md = table(rows)
+    print(f"machine: {desc}\n{md}")
+    if args.quick:
+        return
+    (ROOT / "bench" / "results.json").write_text(json.dumps({"machine": desc, "rows": rows}, indent=2) + "\n")
+    (ROOT / "BENCHMARKS.md").write_text(
+        "# Benchmarks\n\nMeasured with `python bench/run.py` (median of repeats; comparisons side by side in the same"
+        f" run).\n\nMachine: {desc}\n\n{md}\n")
+
+
+if __name__ == "__main__":
+    main()
