@@ -1,0 +1,193 @@
+"""GANimator's quality metrics (Li et al., SIGGRAPH 2022, §6), vectorised numpy on the CPU.
+
+Feature space: per frame (at 30 fps), the 6D local rotation of each evaluated joint plus binary foot-contact
+labels; the root trajectory is excluded. Distance between two frames: L2, scaled by sqrt(148 / D) for a feature
+width D, so that a Mixamo body evaluated on GANimator's 24 joints and 4 contacts (D = 24·6 + 4 = 148) has exactly
+GANimator's distances and every other skeleton is on the same scale (equivalently: ε grows as sqrt(D / 148)).
+
+- coverage: every 30-frame window of the *reference* is looked up among all 30-frame windows of the generated
+  motion; it is covered if the best mean per-frame distance is below ε = 2.0. Score: covered fraction.
+- global diversity (patched nearest neighbour): the generated motion is split into consecutive segments of at
+  least 30 frames, each matched to the reference segment of the same length that fits it best; dynamic
+  programming finds the split of least total cost (sum of per-frame distances). Score: total cost / frames.
+  A segment of 60+ frames can always be split into two of 30+ at no extra cost, so only lengths 30–59 are tried.
+- local diversity: every 15-frame window of the generated motion, its mean per-frame distance to the nearest
+  15-frame window of the reference; averaged.
+- inter-sample diversity: the mean per-frame distance between two generated samples over their common length,
+  averaged over all pairs (needs no pretrained network; 0 for identical samples).
+- harmonic mean: of coverage and of each diversity d mapped to d / (1 + d) (so every term is in [0, 1) and higher
+  is better); a copy of the reference (diversity 0) and noise (coverage 0) both score 0.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import anatomy
+from . import rotations as rot
+from .errors import MotionkitError
+from .motion import Motion
+
+EVAL_FPS = 30.0
+COVERAGE_WINDOW = 30
+COVERAGE_EPS = 2.0
+GLOBAL_MIN_SEGMENT = 30
+LOCAL_WINDOW = 15
+REFERENCE_WIDTH = 24 * 6 + 4  # GANimator's Mixamo features: 24 joints × 6D + 4 contact labels
+CONTACT_SPEED = 0.01  # body heights per frame at 30 fps (0.018 m for a 1.8 m human, GANimator's threshold)
+
+# GANimator's joints for Mixamo rigs (matched after the "mixamorigN:" namespace), for comparable numbers.
+MIXAMO_24 = ["Hips", "LeftUpLeg", "LeftLeg", "LeftFoot", "LeftToeBase", "LeftToe_End", "RightUpLeg", "RightLeg",
+             "RightFoot", "RightToeBase", "RightToe_End", "Spine", "Spine1", "Spine2", "Neck", "Head",
+             "LeftShoulder", "LeftArm", "LeftForeArm", "LeftHand", "RightShoulder", "RightArm", "RightForeArm",
+             "RightHand"]
+MIXAMO_CONTACTS = ["LeftToeBase", "LeftToe_End", "RightToeBase", "RightToe_End"]
+_FINGERS = ("thumb", "index", "middle", "ring", "pinky", "finger")
+
+
+def _bare(name: str) -> str:
+    return name.rsplit(":", 1)[-1]
+
+
+@dataclass
+class FeatureSpec:
+    """Which joints' rotations and which joints' contacts make up the features, by name."""
+
+    joints: list[str]
+    contacts: list[str]
+
+    @property
+    def width(self) -> int:
+        return 6 * len(self.joints) + len(self.contacts)
+
+
+def feature_spec(reference: Motion) -> FeatureSpec:
+    """GANimator's 24 joints and 4 toe contacts on a Mixamo rig; otherwise every joint that is not a finger and
+    whose rotation moves in the reference, with the contact joints motionkit finds for the rig."""
+    sk = reference.skeleton
+    bare = [_bare(n) for n in sk.names]
+    if all(n in bare for n in MIXAMO_24 + MIXAMO_CONTACTS):
+        return FeatureSpec([sk.names[bare.index(n)] for n in MIXAMO_24],
+                           [sk.names[bare.index(n)] for n in MIXAMO_CONTACTS])
+    moving = np.ptp(reference.rotations, axis=0).max(axis=-1) > 1e-6
+    joints = [n for j, n in enumerate(sk.names)
+              if (moving[j] or j == 0) and not any(f in n.lower() for f in _FINGERS)]
+    contacts = [sk.names[j] for j in anatomy.guess_contacts(reference)]
+    return FeatureSpec(joints, contacts)
+
+
+def features(motion: Motion, spec: FeatureSpec) -> np.ndarray:
+    """(T, D) features at 30 fps: 6D rotations of ``spec.joints`` then 0/1 contact labels."""
+    m = motion.resampled(EVAL_FPS)
+    try:
+        idx = [m.skeleton.index(n) for n in spec.joints]
+        cidx = [m.skeleton.index(n) for n in spec.contacts]
+    except MotionkitError as e:
+        raise MotionkitError(f"{motion.name or 'a generated motion'}: skeleton does not match the reference ({e})")
+    rot6 = rot.to_6d(m.rotations[:, idx]).reshape(m.frames, -1)
+    if not cidx:
+        return rot6
+    tips = anatomy._tips(m, cidx)
+    speed = np.zeros(tips.shape[:2])
+    if m.frames > 1:
+        speed[1:] = np.linalg.norm(np.diff(tips, axis=0), axis=-1)
+        speed[0] = speed[1]
+    labels = (speed < CONTACT_SPEED * m.skeleton.height()).astype(np.float64)
+    return np.concatenate([rot6, labels], axis=1)
+
+
+def frame_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(Ta, Tb) L2 distances between frames, on GANimator's scale (see the module docstring)."""
+    sq = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
+    return np.sqrt(np.maximum(sq, 0.0)) * np.sqrt(REFERENCE_WIDTH / a.shape[1])
+
+
+def window_means(d: np.ndarray, w: int) -> np.ndarray:
+    """(Ta-w+1, Tb-w+1): mean of d along diagonals over w frames, i.e. window-to-window distances."""
+    ta, tb = d.shape[0] - w + 1, d.shape[1] - w + 1
+    if ta < 1 or tb < 1:
+        raise MotionkitError(f"motions must have at least {w} frames at {EVAL_FPS:g} fps to evaluate")
+    out = np.zeros((ta, tb))
+    for k in range(w):
+        out += d[k:k + ta, k:k + tb]
+    return out / w
+
+
+def coverage(d: np.ndarray) -> float:
+    """d: (T_reference, T_generated) frame distances."""
+    return float((window_means(d, COVERAGE_WINDOW).min(axis=1) < COVERAGE_EPS).mean())
+
+
+def local_diversity(d: np.ndarray) -> float:
+    return float(window_means(d, LOCAL_WINDOW).min(axis=0).mean())
+
+
+def global_diversity(d: np.ndarray) -> float:
+    """Patched nearest neighbour by dynamic programming over segments of 30–59 frames."""
+    tr, tg = d.shape
+    lo = GLOBAL_MIN_SEGMENT
+    if tg < lo or tr < lo:
+        raise MotionkitError(f"motions must have at least {lo} frames at {EVAL_FPS:g} fps for global diversity")
+    # p[i, j] = sum of d along the diagonal ending at (i-1, j-1): a segment's cost is a difference of two entries.
+    p = np.zeros((tr + 1, tg + 1))
+    for i in range(1, tr + 1):
+        p[i, 1:] = p[i - 1, :-1] + d[i - 1]
+    hi = min(2 * lo - 1, tg, tr)
+    seg = np.full((hi + 1, tg + 1), np.inf)  # seg[L, e]: best cost of generated frames [e-L, e)
+    for length in range(lo, hi + 1):
+        cost = p[length:, length:] - p[:tr + 1 - length, :tg + 1 - length]  # (ref start, gen start)
+        seg[length, length:] = cost.min(axis=0)
+    best = np.full(tg + 1, np.inf)
+    best[0] = 0.0
+    for e in range(lo, tg + 1):
+        lengths = np.arange(lo, min(hi, e) + 1)
+        best[e] = np.min(best[e - lengths] + seg[lengths, e])
+    if not np.isfinite(best[tg]):  # shorter than any split allows: one segment, matched as well as it can be
+        best[tg] = (p[tg:, tg:] - p[:tr + 1 - tg, :1]).min() if tg <= tr else np.inf
+    return float(best[tg] / tg)
+
+
+def inter_diversity(feats: list[np.ndarray]) -> float | None:
+    if len(feats) < 2:
+        return None
+    n = min(len(f) for f in feats)
+    stacked = np.stack([f[:n] for f in feats])  # (S, T, D)
+    scale = np.sqrt(REFERENCE_WIDTH / stacked.shape[-1])
+    total, pairs = 0.0, 0
+    for i in range(len(feats)):
+        diff = np.linalg.norm(stacked[i + 1:] - stacked[i], axis=-1) * scale
+        total += diff.mean(axis=1).sum()
+        pairs += len(feats) - i - 1
+    return float(total / pairs)
+
+
+def harmonic_mean(values: list[float]) -> float:
+    if any(v <= 0 for v in values):
+        return 0.0
+    return float(len(values) / sum(1.0 / v for v in values))
+
+
+def evaluate(reference: Motion, generated: list[Motion]) -> dict:
+    """Every metric for ``generated`` against ``reference``: per sample and averaged."""
+    spec = feature_spec(reference)
+    ref = features(reference, spec)
+    per = []
+    feats = []
+    for g in generated:
+        f = features(g, spec)
+        feats.append(f)
+        d = frame_distances(ref, f)
+        per.append({"name": g.name, "frames_30fps": len(f), "coverage": coverage(d),
+                    "global_diversity": global_diversity(d), "local_diversity": local_diversity(d)})
+    mean = {k: float(np.mean([p[k] for p in per])) for k in ("coverage", "global_diversity", "local_diversity")}
+    inter = inter_diversity(feats)
+    terms = [mean["coverage"], mean["global_diversity"] / (1 + mean["global_diversity"]),
+             mean["local_diversity"] / (1 + mean["local_diversity"])]
+    if inter is not None:
+        terms.append(inter / (1 + inter))
+    return {
+        "reference": reference.name, "reference_frames_30fps": len(ref), "samples": len(generated),
+        "feature_width": spec.width, "joints": spec.joints, "contacts": spec.contacts,
+        **mean, "inter_diversity": inter, "harmonic_mean": harmonic_mean(terms), "per_sample": per,
+    }
