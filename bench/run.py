@@ -90,6 +90,33 @@ def bench_startup(repeats):
     return row
 
 
+EVAL_CHILD = """
+import resource, sys, time, json
+import numpy as np
+from motionkit.io import read_motions
+from motionkit.metrics import evaluate
+ref = read_motions(sys.argv[1])[0].resampled(30)
+rng = np.random.default_rng(0)
+samples = []
+for k in range(20):  # 20 samples at twice the reference length (1296 frames), made of shuffled 20-frame blocks
+    idx = np.concatenate([np.arange(b * 20, b * 20 + 20) for b in rng.permutation(ref.frames // 20)] * 2)
+    samples.append(ref.replace(rotations=ref.rotations[idx], translations=ref.translations[idx], name=str(k)))
+t = time.perf_counter()
+r = evaluate(ref, samples)
+dt = time.perf_counter() - t
+print(json.dumps({"seconds": dt, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "frames": [ref.frames, samples[0].frames]}))
+"""
+
+
+def bench_eval(repeats):
+    runs = [json.loads(subprocess.run([sys.executable, "-c", EVAL_CHILD, str(SALSA)], check=True,
+                                      capture_output=True, text=True).stdout) for _ in range(max(1, repeats // 3))]
+    best = sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
+    return {"name": f"`eval`: {best['frames'][0]}-frame reference vs 20 samples of {best['frames'][1]} frames",
+            "motionkit_s": best["seconds"], "peak_rss_mb": best["peak_rss_mb"]}
+
+
 def table(rows) -> str:
     out = ["| benchmark | motionkit | reference | ratio |", "|---|---|---|---|"]
     for r in rows:
@@ -98,6 +125,8 @@ def table(rows) -> str:
             ref, ratio = f"bvhio {r['bvhio_s'] * 1000:.0f} ms", f"{r['speedup']:.1f}× faster"
         if r.get("import_torch_s"):
             ref = f"`python -c 'import torch'` {r['import_torch_s'] * 1000:.0f} ms"
+        if r.get("peak_rss_mb"):
+            ref = f"peak RSS {r['peak_rss_mb']:.0f} MB (whole process)"
         out.append(f"| {r['name']} | {r['motionkit_s'] * 1000:.0f} ms | {ref} | {ratio} |")
     return "\n".join(out)
 
@@ -107,7 +136,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="few repeats, print only (CI)")
     args = ap.parse_args()
     n = 3 if args.quick else 15
-    rows = [bench_bvh_read(n), bench_gltf_write(n), bench_convert(max(3, n // 3)), bench_startup(max(3, n // 3))]
+    rows = [bench_bvh_read(n), bench_gltf_write(n), bench_convert(max(3, n // 3)), bench_startup(max(3, n // 3)),
+            bench_eval(n)]
     desc = machine()
     md = table(rows)
     print(f"machine: {desc}\n{md}")
