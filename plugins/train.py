@@ -1,0 +1,117 @@
+"""`motionkit train CLIP`: learn the coarse-to-fine GAN from one clip (the paper's §3: GANimator's pyramid with
+mini-batches, per-level annealed loss weights and cross-level transfer of the generators' early layers)."""
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+
+import click
+
+from motionkit import __version__, hookimpl
+
+from .common import parse_range
+from .models import pick_device, record_default
+
+
+def _ints(text):
+    return [int(v) for v in text.split(",")] if text else None
+
+
+def _floats(text):
+    return [float(v) for v in text.split(",")] if text else None
+
+
+@hookimpl
+def register_commands(cli):
+    @cli.command()
+    @click.argument("clip")
+    @click.option("-o", "--output", default=None, help="Model file (default: CLIP's name with .mkm, here).")
+    @click.option("--preset", type=click.Choice(["fast", "paper", "ganimator"]), default="fast", show_default=True)
+    @click.option("--iterations", default=None, help="Iterations per level: one number or four, comma-separated.")
+    @click.option("--batch", type=int, default=None, help="Mini-batch: copies of the clip with independent noise.")
+    @click.option("--d-steps", type=int, default=None, help="Critic steps per generator step.")
+    @click.option("--lambda-adv", default=None, help="Per-level adversarial weights, comma-separated.")
+    @click.option("--lambda-rec", default=None, help="Per-level reconstruction weights, comma-separated.")
+    @click.option("--transfer-layers", type=int, default=None, help="Early generator layers copied across levels (0: off).")
+    @click.option("--seed", type=int, default=0, show_default=True)
+    @click.option("--fps", type=float, default=30.0, show_default=True, help="Frame rate the model works at.")
+    @click.option("--frames", default=None, help="Train on source frames START:STOP only.")
+    @click.option("--joints", default=None, help="Modelled joints by name, comma-separated (default: by rule).")
+    @click.option("--contacts", default=None, help="Contact joints by name, comma-separated (default: by rule).")
+    @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+    @click.option("--resume", is_flag=True, help="Continue the model file's unfinished levels.")
+    def train(clip, output, preset, iterations, batch, d_steps, lambda_adv, lambda_rec, transfer_layers, seed, fps,
+              frames, joints, contacts, device, resume):
+        """Train a model on CLIP (BVH, glTF or NPZ; one motion)."""
+        import torch
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        from motionkit import train as engine
+        from motionkit.errors import MotionkitError
+        from motionkit.io import atomic_write, read_bytes, read_motions
+        from motionkit.modelfile import dumps
+
+        from .models import load_model
+
+        output = output or os.path.splitext(os.path.basename(clip if clip != "-" else "model"))[0] + ".mkm"
+        dev = pick_device(device)
+        torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
+        if resume:
+            model = load_model(output)
+            motion = None
+        else:
+            motion = read_motions(clip)[0]
+            if frames:
+                motion = motion.slice(*parse_range(frames, motion.frames))
+            its = _ints(iterations)
+            if its is not None and len(its) == 1:
+                its = its * 4
+            cfg = engine.Config.from_preset(preset, iterations=its, batch=batch, d_steps=d_steps,
+                                            lambda_adv=_floats(lambda_adv), lambda_rec=_floats(lambda_rec),
+                                            transfer_layers=transfer_layers, seed=seed, fps=fps)
+            if motion.duration * fps < 30:
+                raise MotionkitError(f"{clip}: the clip is too short to train on (needs at least 1 s)")
+            provenance = {"clip": os.path.basename(clip), "sha256": hashlib.sha256(read_bytes(clip)).hexdigest()
+                          if clip != "-" else None, "frames": frames, "motionkit": __version__,
+                          "torch": torch.__version__, "device": dev, "source_fps": motion.fps}
+            model, _ = engine.new_model(motion, cfg, joints=joints.split(",") if joints else None,
+                                        contacts=contacts.split(",") if contacts else None, provenance=provenance)
+        clip_x = _clip_features(model, motion, clip, frames)
+        n_levels = len(engine.levels(model.n_stages, model.config.stages_per_level))
+        save = lambda m: atomic_write(output, dumps(m))  # noqa: E731
+        started = time.time()
+        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                      TextColumn("{task.fields[losses]}"), TimeRemainingColumn(), transient=False) as bar:
+            tasks = {}
+
+            def progress(level, it, total, losses):
+                if level not in tasks:
+                    tasks[level] = bar.add_task(f"level {level + 1}/{n_levels}", total=total, losses="")
+                if it % 10 == 0 or it == total:
+                    text = " ".join(f"{k} {v:.3f}" for k, v in losses.items())
+                    bar.update(tasks[level], completed=it, losses=text)
+
+            try:
+                engine.train(model, clip_x, device=dev, progress=progress, checkpoint=save)
+            except KeyboardInterrupt:
+                if model.trained_levels:
+                    save(model)
+                    click.echo(f"interrupted: {model.trained_levels} of {n_levels} levels kept in {output}; "
+                               "continue with --resume", err=True)
+                raise
+        record_default(output)
+        click.echo(f"wrote {output} ({time.time() - started:.0f} s)", err=True)
+
+
+def _clip_features(model, motion, clip, frames):
+    import torch
+
+    from motionkit import features as feat
+    from motionkit.io import read_motions
+
+    if motion is None:  # resuming: the clip must be the one the model was trained on
+        motion = read_motions(clip)[0]
+        if frames:
+            motion = motion.slice(*parse_range(frames, motion.frames))
+    return torch.tensor(feat.encode(motion, model.enc).T[None], dtype=torch.float32)

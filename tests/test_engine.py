@@ -1,0 +1,159 @@
+"""The GAN engine on the CPU in seconds: pyramid, skeleton convolution, training, model file, sampling."""
+import numpy as np
+import pytest
+import torch
+from conftest import CLIPS, clip, run_cli
+
+from motionkit import features as feat
+from motionkit import gan, modelfile
+from motionkit import train as engine
+from motionkit.errors import MotionkitError
+from motionkit.io import read_motions
+
+
+def tiny(name="Joe_Salsa-Dancing-6", seconds=3.0, **cfg):
+    m = read_motions(str(clip(name)))[0]
+    m = m.slice(0, int(seconds * m.fps))
+    config = engine.Config.from_preset("fast", **{"iterations": [3] * 4, "batch": 2, "d_steps": 1, **cfg})
+    model, x = engine.new_model(m, config)
+    return m, model, x
+
+
+def test_pyramid_lengths_match_ganimator_on_salsa():
+    assert engine.pyramid_lengths(648) == [129, 172, 229, 305, 406, 541, 648]
+    assert engine.levels(7) == [[0, 1], [2, 3], [4, 5], [6]]
+    for t in (90, 200, 361, 1000):
+        lengths = engine.pyramid_lengths(t)
+        assert lengths[-1] == t and all(b > a for a, b in zip(lengths, lengths[1:]))  # no duplicated last stage
+
+
+def test_noise_amplitudes_are_rmse_and_never_zero():
+    m, model, x = tiny(seconds=10)
+    reals = engine.real_pyramid(x, model.lengths)
+    assert model.amplitudes[0] == pytest.approx(float(reals[0].pow(2).mean().sqrt()), rel=1e-5)
+    up = engine.resize(reals[2], model.lengths[3])
+    assert model.amplitudes[3] == pytest.approx(float((up - reals[3]).pow(2).mean().sqrt()), rel=1e-5)
+    assert all(a > 0 for a in model.amplitudes)
+    assert model.z_star.shape == (1, x.shape[1], model.lengths[0])
+    assert abs(float(model.z_star.mean())) < 0.2 and 0.8 < float(model.z_star.std()) < 1.2  # Gaussian, not U[0,1)
+
+
+def test_gathered_skeleton_conv_equals_a_masked_dense_conv():
+    torch.manual_seed(0)
+    parents = [-1, 0, 1, 2, 0, 4, 5, 0, 7, 8]
+    neigh = gan.neighbourhoods(parents, [3, 6])
+    widths = [6] * 10 + [2, 3]
+    conv = gan.SkeletonConv(neigh, widths, [5] * 12)
+    x = torch.randn(2, sum(widths), 40)
+    dense = torch.zeros(60, sum(widths), gan.KERNEL)
+    index = conv.gather.view(12, -1)
+    for b in range(12):
+        for o in range(5):
+            for c, i in enumerate(index[b].tolist()):
+                if i < sum(widths):
+                    dense[b * 5 + o, i] += conv.weight.data[b * conv.group_out + o, c]
+    bias = conv.bias.data.view(12, conv.group_out)[:, :5].reshape(-1)
+    expected = torch.nn.functional.conv1d(torch.nn.functional.pad(x, (2, 2), mode="reflect"), dense, bias)
+    assert torch.allclose(conv(x), expected, atol=1e-5)
+    # joint 3 (leaf of the first chain) sees nothing of joint 9 (another chain): the mask is real
+    assert 9 not in neigh[3] and 2 in neigh[3]
+
+
+def test_encoding_round_trip_and_rules():
+    m = read_motions(str(clip("Joe_Salsa-Dancing-6")))[0]
+    enc = feat.make_encoding(m)
+    names = [m.skeleton.names[j] for j in enc.joints]
+    assert not any("Index" in n or "Thumb" in n for n in names) and names[0].endswith("Hips")
+    assert [m.skeleton.names[j] for j in enc.contacts] == ["mixamorig7:LeftToe_End", "mixamorig7:RightToe_End"]
+    x = feat.encode(m, enc)
+    assert x.shape == (648, enc.width) and np.allclose(x.mean(0), 0, atol=1e-6)
+    back = feat.decode(x, enc)
+    m30 = m.resampled(30)
+    idx = enc.joints
+    assert np.allclose(back.rotations[:, idx] * np.sign(back.rotations[:, idx, :1]),
+                       m30.rotations[:, idx] * np.sign(m30.rotations[:, idx, :1]), atol=1e-6)
+    assert np.allclose(back.root_translation, m30.root_translation, atol=1e-6 * enc.height)
+    crab = read_motions(str(clip("Crabnew_Crab-dance-long")))[0]
+    assert len(feat.make_encoding(crab).contacts) == 6
+
+
+def test_tiny_training_has_finite_losses_and_falling_reconstruction():
+    m, model, x = tiny(iterations=[100, 1, 1, 1], batch=2)
+    recs = []
+    engine.train(model, x, progress=lambda level, it, total, losses: recs.append(losses) if level == 0 else None)
+    assert all(np.isfinite(v) for r in recs for v in r.values())
+    first, last = np.mean([r["rec"] for r in recs[:5]]), np.mean([r["rec"] for r in recs[-5:]])
+    assert last < 0.8 * first, (first, last)
+    assert model.trained_levels == 4
+
+
+def test_save_load_is_bit_exact_and_sampling_deterministic():
+    m, model, x = tiny()
+    engine.train(model, x)
+    data = modelfile.dumps(model)
+    again = modelfile.loads(data)
+    for g1, g2 in zip(model.generators, again.generators):
+        for (k, a), (_, b) in zip(g1.state_dict().items(), g2.state_dict().items()):
+            assert torch.equal(a, b), k
+    a = model.generate(2, 200, torch.Generator().manual_seed(7))
+    b = again.generate(2, 200, torch.Generator().manual_seed(7))
+    c = again.generate(2, 200, torch.Generator().manual_seed(8))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert modelfile.dumps(again) == data
+
+
+def test_same_seed_same_model():
+    _, m1, x1 = tiny(seed=3)
+    _, m2, x2 = tiny(seed=3)
+    engine.train(m1, x1)
+    engine.train(m2, x2)
+    assert modelfile.dumps(m1) == modelfile.dumps(m2)
+
+
+def test_interrupted_training_resumes():
+    m, model, x = tiny()
+
+    def stop(level, it, total, losses):
+        if level == 2:
+            raise KeyboardInterrupt
+
+    saved = []
+    with pytest.raises(KeyboardInterrupt):
+        engine.train(model, x, progress=stop, checkpoint=lambda mm: saved.append(modelfile.dumps(mm)))
+    resumed = modelfile.loads(saved[-1])
+    assert resumed.trained_levels == 2
+    engine.train(resumed, x)
+    assert resumed.trained_levels == 4
+
+
+@pytest.mark.parametrize("data", [b"", b"junk" * 100, b"PK\x03\x04" + b"\0" * 60])
+def test_corrupt_model_is_rejected(tmp_path, data):
+    with pytest.raises(MotionkitError):
+        modelfile.loads(data, "bad.mkm")
+    path = tmp_path / "bad.mkm"
+    path.write_bytes(data)
+    proc = run_cli("sample", "-m", path, "-o", tmp_path / "x.bvh", check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr.decode() and "bad.mkm" in proc.stderr.decode()
+
+
+def test_truncated_model_is_rejected(tmp_path):
+    m, model, x = tiny()
+    data = modelfile.dumps(model)
+    with pytest.raises(MotionkitError):
+        modelfile.loads(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize("path", CLIPS, ids=[c.stem for c in CLIPS])
+def test_every_clip_trains_and_samples_from_the_cli(tmp_path, path):
+    model = tmp_path / "m.mkm"
+    src = read_motions(str(path))[0]
+    run_cli("train", path, "-o", model, "--frames", f"0:{min(src.frames, int(3 * src.fps))}",
+            "--iterations", "1", "--batch", "1", "--d-steps", "1", cwd=tmp_path)
+    assert (tmp_path / ".motionkit-model").read_text().strip() == str(model)
+    run_cli("sample", "-n", "2", "--seconds", "4", "--seed", "1", "-o", tmp_path / "s_%03d.bvh", cwd=tmp_path)
+    run_cli("sample", "-n", "2", "--seconds", "4", "--seed", "1", "-o", tmp_path / "s.glb", cwd=tmp_path)
+    out = read_motions(str(tmp_path / "s_001.bvh"))[0]
+    assert out.skeleton.names == src.skeleton.names and out.skeleton.channels == src.skeleton.channels
+    assert out.fps == src.fps and out.frames == int(4 * src.fps)
+    glb = read_motions(str(tmp_path / "s.glb"))
+    assert len(glb) == 2 and glb[0].frames == out.frames
