@@ -1,0 +1,46 @@
+"""Seconds per training iteration, per level, for each preset on Salsa (2 CPU threads), and the extrapolated
+total for each preset's iteration budget. Slow (a few minutes): run by hand.
+
+    python bench/train_cost.py [--iterations 4]
+"""
+import argparse
+import os
+import pathlib
+import time
+
+import torch
+
+from motionkit import train as T
+from motionkit.io import read_motions
+
+SALSA = pathlib.Path(os.environ.get("MOTIONKIT_SHARED_DATA", pathlib.Path(__file__).resolve().parents[2] / "shared"
+                                    / "data" / "bvh")) / "Joe_Salsa-Dancing-6.bvh"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--iterations", type=int, default=4)
+    ap.add_argument("--presets", default="ganimator,fast,paper")
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    motion = read_motions(str(SALSA))[0]
+    for preset in args.presets.split(","):
+        budget = T.PRESETS[preset]["iterations"]
+        cfg = T.Config.from_preset(preset, iterations=[args.iterations] * 4)
+        model, clip = T.new_model(motion, cfg)
+        marks, costs = {}, []
+
+        def progress(level, it, total, losses):
+            if it == 1:
+                marks[level] = time.perf_counter()  # the first iteration (warm-up) is not counted
+            if it == total:
+                costs.append((time.perf_counter() - marks[level]) / (total - 1))
+
+        T.train(model, clip, progress=progress)
+        total_h = sum(c * n for c, n in zip(costs, budget)) / 3600
+        print(f"{preset:<10} batch {cfg.batch:>2}, {cfg.d_steps} critic steps: s/iteration per level "
+              f"{' / '.join(f'{c:.2f}' for c in costs)}; budget {budget} ⇒ {total_h:.1f} h", flush=True)
+
+
+if __name__ == "__main__":
+    main()
