@@ -27,6 +27,7 @@ import numpy as np
 from . import anatomy
 from . import rotations as rot
 from .errors import MotionkitError
+from .features import FINGERS, contact_labels
 from .motion import Motion
 
 EVAL_FPS = 30.0
@@ -35,7 +36,6 @@ COVERAGE_EPS = 2.0
 GLOBAL_MIN_SEGMENT = 30
 LOCAL_WINDOW = 15
 REFERENCE_WIDTH = 24 * 6 + 4  # GANimator's Mixamo features: 24 joints × 6D + 4 contact labels
-CONTACT_SPEED = 0.01  # body heights per frame at 30 fps (0.018 m for a 1.8 m human, GANimator's threshold)
 
 # GANimator's joints for Mixamo rigs (matched after the "mixamorigN:" namespace), for comparable numbers.
 MIXAMO_24 = ["Hips", "LeftUpLeg", "LeftLeg", "LeftFoot", "LeftToeBase", "LeftToe_End", "RightUpLeg", "RightLeg",
@@ -43,7 +43,6 @@ MIXAMO_24 = ["Hips", "LeftUpLeg", "LeftLeg", "LeftFoot", "LeftToeBase", "LeftToe
              "LeftShoulder", "LeftArm", "LeftForeArm", "LeftHand", "RightShoulder", "RightArm", "RightForeArm",
              "RightHand"]
 MIXAMO_CONTACTS = ["LeftToeBase", "LeftToe_End", "RightToeBase", "RightToe_End"]
-_FINGERS = ("thumb", "index", "middle", "ring", "pinky", "finger")
 
 
 def _bare(name: str) -> str:
@@ -72,7 +71,7 @@ def feature_spec(reference: Motion) -> FeatureSpec:
                            [sk.names[bare.index(n)] for n in MIXAMO_CONTACTS])
     moving = np.ptp(reference.rotations, axis=0).max(axis=-1) > 1e-6
     joints = [n for j, n in enumerate(sk.names)
-              if (moving[j] or j == 0) and not any(f in n.lower() for f in _FINGERS)]
+              if (moving[j] or j == 0) and not any(f in n.lower() for f in FINGERS)]
     contacts = [sk.names[j] for j in anatomy.guess_contacts(reference)]
     return FeatureSpec(joints, contacts)
 
@@ -86,15 +85,7 @@ def features(motion: Motion, spec: FeatureSpec) -> np.ndarray:
     except MotionkitError as e:
         raise MotionkitError(f"{motion.name or 'a generated motion'}: skeleton does not match the reference ({e})")
     rot6 = rot.to_6d(m.rotations[:, idx]).reshape(m.frames, -1)
-    if not cidx:
-        return rot6
-    tips = anatomy._tips(m, cidx)
-    speed = np.zeros(tips.shape[:2])
-    if m.frames > 1:
-        speed[1:] = np.linalg.norm(np.diff(tips, axis=0), axis=-1)
-        speed[0] = speed[1]
-    labels = (speed < CONTACT_SPEED * m.skeleton.height()).astype(np.float64)
-    return np.concatenate([rot6, labels], axis=1)
+    return np.concatenate([rot6, contact_labels(m, cidx, m.skeleton.height())], axis=1)
 
 
 def frame_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
