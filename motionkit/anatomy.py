@@ -27,7 +27,7 @@ def leaves(skeleton: Skeleton) -> list[int]:
     return [j for j, kids in enumerate(skeleton.children) if not kids]
 
 
-def _tips(motion: Motion, joints: list[int]) -> np.ndarray:
+def tips(motion: Motion, joints: list[int]) -> np.ndarray:
     """World positions (T, len(joints), 3) of the joints' End Sites where they have one, else of the joints."""
     from . import rotations as rot
 
@@ -57,12 +57,12 @@ def guess_contacts(motion: Motion) -> list[int]:
     low = rest_y < rest_y.min() + 0.1 * h
     if not low.all() or len(ends) == 1:
         return [j for j, ok in zip(ends, low) if ok]
-    tips = _tips(motion, ends)
-    y = tips[..., 1]
+    tip_pos = tips(motion, ends)
+    y = tip_pos[..., 1]
     p5 = np.percentile(y, 5, axis=0)
     speed = np.zeros_like(y)
     if motion.frames > 1:
-        speed[1:] = np.linalg.norm(np.diff(tips, axis=0), axis=-1) * motion.fps
+        speed[1:] = np.linalg.norm(np.diff(tip_pos, axis=0), axis=-1) * motion.fps
         speed[0] = speed[1]
     frac = ((y < p5 + 0.05 * h) & (speed < 0.3 * h)).mean(axis=0)
     return [j for k, j in enumerate(ends) if frac[k] >= 0.2 and p5[k] - p5.min() < 0.25 * h]

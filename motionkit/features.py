@@ -95,7 +95,7 @@ def make_encoding(motion: Motion, fps: float = 30.0, joints: list[str] | None = 
 def contact_labels(motion: Motion, contacts: list[int], height: float) -> np.ndarray:
     if not contacts:
         return np.zeros((motion.frames, 0))
-    tips = anatomy._tips(motion, contacts)
+    tips = anatomy.tips(motion, contacts)
     speed = np.zeros(tips.shape[:2])
     if motion.frames > 1:
         speed[1:] = np.linalg.norm(np.diff(tips, axis=0), axis=-1)

@@ -33,7 +33,6 @@ def loads(data: bytes, source: str = "model"):
     import torch
 
     from . import features as feat
-    from . import gan
     from .train import Config, Model
 
     try:

@@ -9,9 +9,7 @@ level: G_j ← G_{j−2}).
 """
 from __future__ import annotations
 
-import math
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -168,6 +166,11 @@ class Model:
     @property
     def n_stages(self) -> int:
         return len(self.lengths)
+
+    @property
+    def trained_stages(self) -> int:
+        """Stages whose level has finished training (all of them, once training is complete)."""
+        return sum(len(g) for g in levels(self.n_stages, self.config.stages_per_level)[:self.trained_levels])
 
     def stage_lengths(self, frames: int) -> list[int]:
         """The pyramid for an output of ``frames`` frames: the training pyramid scaled in time."""

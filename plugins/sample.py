@@ -47,9 +47,7 @@ def register_commands(cli):
         # Frames at the model's rate that cover `length` output frames once resampled.
         frames = max(30, int(math.ceil((length - 1) * model.enc.fps / out_fps)) + 1)
         gen = torch.Generator().manual_seed(seed if seed is not None else torch.seed() % 2 ** 31)
-        torch.set_num_threads(max(1, torch.get_num_threads()))
-        stages = sum(len(g) for g in __import__("motionkit.train", fromlist=["levels"]).levels(
-            model.n_stages, model.config.stages_per_level)[:model.trained_levels])
+        stages = model.trained_stages
         if stages < model.n_stages:
             click.echo(f"warning: {path} is only partly trained ({stages} of {model.n_stages} stages)", err=True)
         x = model.generate(count, frames, gen, upto=max(1, stages))

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pygltflib
 import pytest
-from conftest import clip, require_clients, run_cli
+from conftest import clip, require_clients
 from gltf_validator import validate, validator_dir
 
 from motionkit.formats import bvh, gltf

@@ -66,3 +66,18 @@ def test_npz_never_unpickles(tmp_path):
     np.savez(buf, header=np.array([pickle.dumps(object())], dtype=object))
     with pytest.raises(MotionkitError):
         npz.read(buf.getvalue(), "evil.npz")
+
+
+def test_contacts_fall_back_to_the_motion_when_the_rest_pose_does_not_stand():
+    """Two legs whose tips are level in the rest pose: the one that stays planted is the foot."""
+    from motionkit import rotations as rot
+    from motionkit.motion import Motion, Skeleton
+
+    sk = Skeleton(["root", "planted", "swinging"], [-1, 0, 0], [(0, 1, 0), (0.2, 0, 0), (-0.2, 0, 0)],
+                  [("Xposition", "Yposition", "Zposition", "Zrotation", "Xrotation", "Yrotation")] + [("Zrotation",)] * 2,
+                  {1: (0, -1, 0), 2: (0, -1, 0)})
+    t = np.arange(60) / 30
+    rots = rot.identity((60, 3))
+    rots[:, 2] = rot.from_euler(np.stack([80 * (1 + np.sin(2 * np.pi * t)) / 2], -1), "Z")
+    m = Motion.from_root_motion(sk, rots, np.tile([0, 1, 0], (60, 1)), 30.0)
+    assert anatomy.guess_contacts(m) == [1]
