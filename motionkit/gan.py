@@ -2,9 +2,8 @@
 discriminators. Read with the paper beside you: ``Generator``, ``Discriminator``, ``stage``, ``amplitude``.
 
 A skeleton-aware convolution lets each joint's output channels see only the joints within tree distance 2
-(Aberman et al. 2020). GANimator writes it as a dense convolution times a fixed 0/1 mask, so four fifths of its
-multiplications are by zero; here each joint's neighbourhood is *gathered* and one grouped convolution (a group
-per joint) does only the useful work.
+(Aberman et al. 2020): a dense convolution times a fixed 0/1 mask, as GANimator writes it (see ``SkeletonConv``
+for why not a grouped one).
 """
 from __future__ import annotations
 
@@ -47,34 +46,35 @@ def neighbourhoods(parents: list[int], contact_parents: list[int], distance: int
 
 
 class SkeletonConv(nn.Module):
-    """Conv1d in which output block b reads only the channels of the blocks in ``neigh[b]``."""
+    """Conv1d in which output block b reads only the channels of the blocks in ``neigh[b]``.
+
+    Written as GANimator writes it: a dense convolution whose weight is multiplied by a fixed 0/1 mask. On a CPU
+    this is 3.5-4x faster than gathering each block's neighbourhood into a grouped convolution, although four
+    fifths of the multiplications are by zero (measured on Salsa, batch 4, 541 frames: 31 ms vs 118 ms for a
+    generator's forward+backward) - oneDNN's dense kernels beat its grouped ones by more than the wasted work."""
 
     def __init__(self, neigh: list[list[int]], in_widths: list[int], out_widths: list[int]):
         super().__init__()
-        starts = [sum(in_widths[:b]) for b in range(len(in_widths))]
-        self.in_channels = sum(in_widths)
-        gathers = [[starts[k] + c for k in nb for c in range(in_widths[k])] for nb in neigh]
-        width = max(len(g) for g in gathers)
-        pad_index = self.in_channels  # an all-zero channel appended to the input
-        self.register_buffer("gather", torch.tensor([g + [pad_index] * (width - len(g)) for g in gathers]).flatten(),
-                             persistent=False)
-        self.groups, self.group_in, self.group_out = len(neigh), width, max(out_widths)
-        self.weight = nn.Parameter(torch.empty(self.groups * self.group_out, width, KERNEL))
-        self.bias = nn.Parameter(torch.zeros(self.groups * self.group_out))
-        keep = [b * self.group_out + c for b, w in enumerate(out_widths) for c in range(w)]
-        self.register_buffer("keep", torch.tensor(keep), persistent=False)
-        # Same scale as PyTorch's default for a dense layer that sees only the real inputs.
-        for b, g in enumerate(gathers):
-            bound = 1.0 / (len(g) * KERNEL) ** 0.5
-            nn.init.uniform_(self.weight.data[b * self.group_out:(b + 1) * self.group_out], -bound, bound)
-            self.weight.data[b * self.group_out:(b + 1) * self.group_out, len(g):] = 0.0
-            nn.init.uniform_(self.bias.data[b * self.group_out:(b + 1) * self.group_out], -bound, bound)
+        in_starts = [sum(in_widths[:b]) for b in range(len(in_widths))]
+        out_starts = [sum(out_widths[:b]) for b in range(len(out_widths))]
+        mask = torch.zeros(sum(out_widths), sum(in_widths), KERNEL)
+        for b, nb in enumerate(neigh):
+            for k in nb:
+                mask[out_starts[b]:out_starts[b] + out_widths[b], in_starts[k]:in_starts[k] + in_widths[k]] = 1.0
+        self.register_buffer("mask", mask, persistent=False)
+        self.weight = nn.Parameter(torch.empty_like(mask))
+        self.bias = nn.Parameter(torch.zeros(sum(out_widths)))
+        # Same scale as PyTorch's default for a dense layer that sees only the block's real inputs.
+        for b, nb in enumerate(neigh):
+            rows = slice(out_starts[b], out_starts[b] + out_widths[b])
+            bound = 1.0 / (sum(in_widths[k] for k in nb) * KERNEL) ** 0.5
+            nn.init.uniform_(self.weight.data[rows], -bound, bound)
+            nn.init.uniform_(self.bias.data[rows], -bound, bound)
+        self.weight.data.mul_(mask)
 
     def forward(self, x):  # (B, C_in, T) → (B, C_out, T)
         x = F.pad(x, (KERNEL // 2, KERNEL // 2), mode="reflect")
-        x = torch.cat([x, x.new_zeros(x.shape[0], 1, x.shape[2])], dim=1).index_select(1, self.gather)
-        y = F.conv1d(x, self.weight, self.bias, groups=self.groups)
-        return y[:, self.keep]
+        return F.conv1d(x, self.weight * self.mask, self.bias)
 
 
 def _trunk(neigh, widths, hidden):

@@ -12,7 +12,7 @@ import numpy as np
 from .errors import MotionkitError
 
 FORMAT = "motionkit-model"
-VERSION = 1
+VERSION = 2  # 2: skeleton convolutions stored as masked dense weights
 
 
 def dumps(model) -> bytes:
@@ -42,8 +42,10 @@ def loads(data: bytes, source: str = "model"):
             header = json.loads(bytes(z["header"]).decode())
             if header.get("format") != FORMAT:
                 raise MotionkitError("not a motionkit model file", source)
-            if header["version"] > VERSION:
-                raise MotionkitError(f"model written by a newer motionkit (version {header['version']})", source)
+            if header.get("version") != VERSION:
+                age = "a newer" if int(header.get("version", 0)) > VERSION else "an older"
+                raise MotionkitError(f"model written by {age} motionkit (file format {header.get('version')}, "
+                                     f"this one reads {VERSION}): retrain it", source)
             arrays = {k: z[k] for k in z.files if k != "header"}
     except MotionkitError:
         raise
