@@ -1,5 +1,6 @@
 """The model file (.mkm): data, never code. A NumPy .npz read with allow_pickle=False — a JSON header (format
-version, configuration, encoding, pyramid, amplitudes, provenance) and float32 arrays (z*, generator weights)."""
+version, configuration, encoding, pyramid, amplitudes, provenance) and float32 arrays (z*, generator weights,
+the training clip)."""
 from __future__ import annotations
 
 import io
@@ -12,21 +13,55 @@ import numpy as np
 from .errors import MotionkitError
 
 FORMAT = "motionkit-model"
-VERSION = 2  # 2: skeleton convolutions stored as masked dense weights
+VERSION = 2  # 2: skeleton convolutions as the masked entries of dense weights; the training clip
 
 
 def dumps(model) -> bytes:
     header = {"format": FORMAT, "version": VERSION, "config": asdict(model.config), "encoding": model.enc.to_dict(),
               "lengths": model.lengths, "amplitudes": model.amplitudes, "trained_levels": model.trained_levels,
               "provenance": model.provenance}
-    arrays = {"header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
-              "z_star": model.z_star.detach().cpu().numpy()}
+    arrays = {"z_star": model.z_star.detach().cpu().numpy()}
     for s, g in enumerate(model.generators):
-        for name, t in g.state_dict().items():
-            arrays[f"G{s}/{name}"] = t.detach().cpu().numpy()
+        arrays.update({f"G{s}/{name}": a for name, a in _pack(g).items()})
+    if model.clip is not None:  # the training clip itself, for operations that reuse its frames (compose, --keep)
+        header["clip"] = {"fps": model.clip.fps, "name": model.clip.name}
+        arrays["clip/rotations"] = model.clip.rotations.astype(np.float32)
+        arrays["clip/translations"] = model.clip.translations.astype(np.float32)
+    arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     return buf.getvalue()
+
+
+def _is_masked(g, name: str) -> bool:
+    from .gan import SkeletonConv
+
+    module, _, leaf = name.rpartition(".")
+    return leaf == "weight" and isinstance(g.get_submodule(module), SkeletonConv)
+
+
+def _pack(g) -> dict:
+    """A generator's tensors to store; a skeleton convolution's weight only where its mask is 1 (a fifth)."""
+    out = {}
+    for name, t in g.state_dict().items():
+        if _is_masked(g, name):
+            t = t[g.get_submodule(name.rpartition(".")[0]).mask > 0]
+        out[name] = t.detach().cpu().numpy()
+    return out
+
+
+def _unpack(g, arrays: dict):
+    import torch
+
+    state = {}
+    for name, t in g.state_dict().items():
+        value = torch.from_numpy(arrays[name])
+        if _is_masked(g, name):
+            full = torch.zeros_like(t)
+            full[g.get_submodule(name.rpartition(".")[0]).mask > 0] = value
+            value = full
+        state[name] = value
+    g.load_state_dict(state)
 
 
 def loads(data: bytes, source: str = "model"):
@@ -57,7 +92,13 @@ def loads(data: bytes, source: str = "model"):
                       Config(**header["config"]), trained_levels=header["trained_levels"],
                       provenance=header.get("provenance", {}))
         for s, g in enumerate(model.generators):
-            g.load_state_dict({name: torch.from_numpy(arrays[f"G{s}/{name}"]) for name in g.state_dict()})
+            _unpack(g, {name: arrays[f"G{s}/{name}"] for name in g.state_dict()})
+        if "clip" in header:
+            from .motion import Motion
+
+            model.clip = Motion(enc.skeleton, arrays["clip/rotations"].astype(np.float64),
+                                arrays["clip/translations"].astype(np.float64), float(header["clip"]["fps"]),
+                                name=header["clip"].get("name", ""))
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
         raise MotionkitError(f"malformed model file ({type(e).__name__}: {str(e)[:80]})", source) from None
     return model

@@ -175,7 +175,14 @@ class Motion:
 
     def slice(self, start: int | None = None, stop: int | None = None) -> "Motion":
         s = slice(start, stop)
-        out = self.replace(rotations=self.rotations[s].copy(), translations=self.translations[s].copy())
+        meta = dict(self.metadata)
+        a, b, _ = s.indices(self.frames)
+        if isinstance(meta.get("contacts"), dict):  # per-frame labels follow the frames
+            meta["contacts"] = {k: list(v)[s] for k, v in meta["contacts"].items()}
+        if isinstance(meta.get("kept_frames"), list):
+            meta["kept_frames"] = [f - a for f in meta["kept_frames"] if a <= f < b]
+        out = self.replace(rotations=self.rotations[s].copy(), translations=self.translations[s].copy(),
+                           metadata=meta)
         if out.frames == 0:
             raise MotionkitError(f"frame range {start}:{stop} selects no frames of a {self.frames}-frame motion")
         return out

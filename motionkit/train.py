@@ -151,8 +151,10 @@ class Model:
     """Everything a trained pyramid needs to generate: encoding, lengths, amplitudes, z*, generators."""
 
     def __init__(self, enc: feat.Encoding, lengths: list[int], amplitudes: list[float], z_star: torch.Tensor,
-                 config: Config, generators=None, trained_levels: int = 0, provenance: dict | None = None):
+                 config: Config, generators=None, trained_levels: int = 0, provenance: dict | None = None,
+                 clip=None):
         self.enc, self.lengths, self.amplitudes, self.z_star = enc, lengths, amplitudes, z_star
+        self.clip = clip  # the training clip (a Motion at its own frame rate), kept for editing operations
         self.config, self.trained_levels, self.provenance = config, trained_levels, provenance or {}
         self.widths = [6] * len(enc.joints) + ([len(enc.contacts)] if enc.contacts else []) + [3]
         contact_parents = []
@@ -179,8 +181,11 @@ class Model:
 
     @torch.no_grad()
     def generate(self, n: int, frames: int, generator: torch.Generator | None = None, upto: int | None = None,
-                 z_star: bool = False) -> torch.Tensor:
-        """(n, C, frames) normalised features: noise at the first stage only (GANimator's sampling)."""
+                 z_star: bool = False, inject: "Injection | None" = None) -> torch.Tensor:
+        """(n, C, frames) normalised features: noise at the first stage only (GANimator's sampling).
+
+        ``inject`` overrides, at the input of one stage, the masked channels and frames with given features
+        (downsampled to that stage): the paper's §4.2 editing, all in the same single forward pass."""
         lengths = self.stage_lengths(frames)
         upto = self.n_stages if upto is None else upto
         width = sum(self.widths)
@@ -192,8 +197,27 @@ class Model:
         x = self.generators[0](torch.zeros_like(z), z * self.amplitudes[0])
         for s in range(1, upto):
             x = resize(x, lengths[s])
+            if inject is not None and s == min(max(1, inject.stage), upto - 1):
+                x = inject.apply(x)
             x = self.generators[s](x, torch.zeros_like(x))
         return x
+
+
+@dataclass
+class Injection:
+    """Features imposed at the input of ``stage``: x ← mask·features + (1 − mask)·x, both resampled to the stage.
+
+    ``features``: (1 or n, C, T) normalised; ``mask``: (1 or n, C or 1, T) in [0, 1] (soft edges blend)."""
+
+    stage: int
+    features: torch.Tensor
+    mask: torch.Tensor
+
+    def apply(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[-1]
+        f = resize(self.features.to(x), n)
+        m = resize(self.mask.to(x), n).clamp(0, 1)
+        return m * f + (1 - m) * x
 
 
 def real_pyramid(x: torch.Tensor, lengths: list[int]) -> list[torch.Tensor]:
@@ -216,7 +240,7 @@ def new_model(motion, config: Config, joints=None, contacts=None, provenance=Non
     g = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)
     z_star = torch.randn(1, x.shape[1], lengths[0], generator=g)
-    model = Model(enc, lengths, noise_amplitudes(reals), z_star, config, provenance=provenance)
+    model = Model(enc, lengths, noise_amplitudes(reals), z_star, config, provenance=provenance, clip=motion)
     return model, x
 
 

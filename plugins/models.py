@@ -58,3 +58,54 @@ def pick_device(name: str) -> str:
     if name == "cuda" and not torch.cuda.is_available():
         raise MotionkitError("--device cuda: no CUDA device is available to torch")
     return name
+
+
+def model_option(f):
+    return click.option("-m", "--model", "model_path", default=None,
+                        help="Model file (default: $MOTIONKIT_MODEL, else the last one trained here).")(f)
+
+
+def seed_option(f):
+    return click.option("--seed", type=int, default=None, help="Same seed, same model ⇒ same result.")(f)
+
+
+def foot_fix_option(f):
+    return click.option("--foot-fix/--no-foot-fix", default=True, show_default=True,
+                        help="Hold feet still where the model predicts ground contact (IK foot locking).")(f)
+
+
+def keep_option(f):
+    return click.option("--keep", default=None, metavar="lower|upper|JOINT,...",
+                        help="Body part kept from the source (named joints keep their whole subtree).")(f)
+
+
+def generator(seed):
+    import torch
+
+    return torch.Generator().manual_seed(seed if seed is not None else torch.seed() % 2 ** 31)
+
+
+def emit(motions, output, to, model_path, operation, inputs=(), ext=".bvh", options=None):
+    """Write the result: -o, else NPZ to stdout on a pipe, else a new MODEL-OPERATION file here."""
+    from motionkit.io import write_motions
+
+    target = output or default_output(model_path, operation, ext if len(motions) == 1 or ext != ".bvh" else ".npz")
+    for p in write_motions(motions, target, to, options=options, inputs=(model_path, *inputs)):
+        if p != "-":
+            click.echo(f"wrote {p}", err=True)
+
+
+def read_source(path: str, model):
+    """The one motion in ``path``, checked against the model's skeleton (a clear error naming the mismatch)."""
+    from motionkit.io import read_motions
+
+    motion = read_motions(path)[0]
+    a, b = motion.skeleton.names, model.enc.skeleton.names
+    if a != b:
+        extra = [n for n in a if n not in b][:3]
+        missing = [n for n in b if n not in a][:3]
+        detail = (f"{len(a)} joints vs the model's {len(b)}" + (f"; not in the model: {', '.join(extra)}" if extra else "")
+                  + (f"; missing: {', '.join(missing)}" if missing else "") if extra or missing or len(a) != len(b)
+                  else "same joints in a different order")
+        raise MotionkitError(f"its skeleton does not match the model's ({detail})", path)
+    return motion

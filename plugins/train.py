@@ -81,16 +81,23 @@ def register_commands(cli):
         n_levels = len(engine.levels(model.n_stages, model.config.stages_per_level))
         save = lambda m: atomic_write(output, dumps(m))  # noqa: E731
         started = time.time()
+        history: dict[int, list] = {}  # level → [(iteration, losses)], for the training plot
+        live = click.get_text_stream("stderr").isatty()
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                      TextColumn("{task.fields[losses]}"), TimeRemainingColumn(), transient=False) as bar:
+                      TextColumn("{task.fields[losses]}"), TimeRemainingColumn(), transient=False,
+                      disable=not live) as bar:
             tasks = {}
 
             def progress(level, it, total, losses):
+                history.setdefault(level, []).append((it, losses))
                 if level not in tasks:
                     tasks[level] = bar.add_task(f"level {level + 1}/{n_levels}", total=total, losses="")
-                if it % 10 == 0 or it == total:
-                    text = " ".join(f"{k} {v:.3f}" for k, v in losses.items())
+                text = " ".join(f"{k} {v:.3f}" for k, v in losses.items())
+                if live and (it % 10 == 0 or it == total):
                     bar.update(tasks[level], completed=it, losses=text)
+                elif not live and (it % max(1, total // 10) == 0 or it == total):  # a log, not a bar
+                    click.echo(f"level {level + 1}/{n_levels} {it}/{total} {text} ({time.time() - started:.0f} s)",
+                               err=True)
 
             try:
                 engine.train(model, clip_x, device=dev, progress=progress, checkpoint=save)

@@ -1,0 +1,277 @@
+"""Editing without retraining (the paper's §4.2), all in one forward pass of a trained pyramid.
+
+Every operation is the same move: a binary mask M over (frames × feature channels) says what must come from a
+given motion; at the input of level 2 (the paper's L2: the coarse levels' output, ``Model.level_start(1)``) the
+masked part of the downsampled given motion replaces the generated one (eq. 5: M ⊙ T̂ ⊕ M̃ ⊙ ↓T), and the later
+generators refine the whole. Masks over frames give inpainting, composition and expansion; masks over joints
+give body-part composition; a full mask at an earlier stage gives re-styling.
+
+The generators blur a hard edge, so the result is finally composited with the given motion, per frame and joint,
+with the mask's edges feathered over a few frames: kept frames and joints are then the given ones exactly, and the
+root's ground trajectory is integrated so the kept parts keep their own positions.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from . import features as feat
+from . import rotations as rot
+from .errors import MotionkitError
+from .motion import Motion
+from .train import Injection, Model, levels
+
+FEATHER = 4  # frames (at 30 fps) over which a kept region fades into a generated one
+
+
+def level_start(model: Model, level: int) -> int:
+    """Index of the first stage of ``level`` (0-based; level 1 is the paper's L2)."""
+    groups = levels(model.n_stages, model.config.stages_per_level)
+    return groups[min(level, len(groups) - 1)][0]
+
+
+def model_frames(model: Model, frames: int, fps: float) -> int:
+    return max(8, int(round(frames * model.enc.fps / fps)))
+
+
+def features_of(model: Model, motion: Motion) -> torch.Tensor:
+    """(1, C, T) normalised features of ``motion`` at the model's frame rate (same skeleton required)."""
+    return torch.tensor(feat.encode(motion, model.enc).T[None], dtype=torch.float32)
+
+
+def keep_weights(kept: np.ndarray, feather: int) -> np.ndarray:
+    """(T,) compositing weights: 1 on kept frames, ramping down to 0 over ``feather`` generated frames beside
+    them (kept frames stay exact; the blend lives in the generated part)."""
+    kept = np.asarray(kept, dtype=bool)
+    w = kept.astype(np.float64)
+    for d in range(1, feather + 1):
+        near = np.zeros_like(kept)
+        near[d:] |= kept[:-d]
+        near[:-d] |= kept[d:]
+        w = np.maximum(w, near * (1.0 - d / (feather + 1)))
+    return w
+
+
+def resample_mask(w: np.ndarray, frames: int) -> np.ndarray:
+    if len(w) == frames:
+        return np.asarray(w, dtype=np.float64)
+    return np.interp(np.linspace(0, 1, frames), np.linspace(0, 1, len(w)), w)
+
+
+def channel_mask(model: Model, joints: set[int]) -> np.ndarray:
+    """(C,) 0/1 over feature channels: the 6D rotations of ``joints`` (skeleton indices), the contact labels of
+    contacts among or below them, and the root trajectory if the root is among them."""
+    enc = model.enc
+    m = np.zeros(enc.width)
+    for k, j in enumerate(enc.joints):
+        if j in joints:
+            m[6 * k:6 * k + 6] = 1
+    for k, j in enumerate(enc.contacts):
+        if j in joints:
+            m[6 * len(enc.joints) + k] = 1
+    if 0 in joints:
+        m[-3:] = 1
+    return m
+
+
+def generate(model: Model, n: int, frames: int, generator: torch.Generator | None = None,
+             given: torch.Tensor | None = None, mask: np.ndarray | None = None, stage: int | None = None):
+    """(n, C, frames) normalised features; ``given`` (1, C, frames) imposed where ``mask`` (frames, C) is 1,
+    at the input of ``stage`` (default: level 2's first stage, as in the paper)."""
+    inject = None
+    if given is not None:
+        m = torch.tensor(np.asarray(mask, dtype=np.float32).T[None])
+        inject = Injection(level_start(model, 1) if stage is None else stage, given, m)
+    return model.generate(n, frames, generator, upto=max(1, model.trained_stages), inject=inject)
+
+
+def conditioned(model: Model, given: Motion, kept_frames: np.ndarray, joints: set[int] | None = None, n: int = 1,
+                generator: torch.Generator | None = None, stage: int | None = None, anchored: bool = True,
+                foot_fix: bool = True, name: str = "", metadata: dict | None = None) -> list[Motion]:
+    """``n`` motions as long as ``given`` (and at its frame rate) that keep its ``kept_frames`` (a (T,) bool
+    mask), and its ``joints`` on every frame, and generate the rest: the one move behind every operation."""
+    from .footfix import fix_feet
+
+    t, fps = given.frames, given.fps
+    tm = model_frames(model, t, fps)
+    x_given = torch.nn.functional.interpolate(features_of(model, given), size=tm, mode="linear",
+                                              align_corners=False)
+    kept = np.asarray(kept_frames, dtype=bool)
+    cm = channel_mask(model, joints) if joints else np.zeros(model.enc.width)
+    mask = np.maximum(resample_mask(kept.astype(np.float64), tm)[:, None], cm[None, :])
+    x = generate(model, n, tm, generator, x_given, mask, stage)
+    jm = np.zeros(len(given.skeleton))
+    if joints:
+        jm[sorted(joints)] = 1.0
+    jm[[j for j in range(len(jm)) if j not in model.enc.joints]] = 1.0  # not modelled: the given motion's own
+    w = np.maximum(keep_weights(kept, int(round(FEATHER * fps / model.enc.fps)))[:, None], jm[None, :])
+    out = []
+    for i, g in enumerate(decode(model, x, fps, t)):
+        if foot_fix:
+            g = fix_feet(g)
+        m = composite(given, g, w, anchored=anchored)
+        meta = dict(metadata or {})
+        meta["kept_frames"] = np.flatnonzero(kept).tolist()
+        meta["contacts"] = g.metadata.get("contacts", {})
+        out.append(m.replace(name=f"{name}_{i:03d}" if n > 1 else name, metadata=meta))
+    return out
+
+
+def decode(model: Model, x: torch.Tensor, fps: float, frames: int, **kw) -> list[Motion]:
+    """Motions at ``fps`` with exactly ``frames`` frames from (n, C, T) features."""
+    out = []
+    for i in range(x.shape[0]):
+        m = feat.decode(x[i].T.numpy(), model.enc, **kw)
+        if abs(fps - m.fps) > 1e-9:
+            src_frames = m.frames
+            m = m.resampled(fps)
+            pick = np.minimum(np.round(np.arange(m.frames) * model.enc.fps / fps).astype(int), src_frames - 1)
+            m.metadata["contacts"] = {k: np.asarray(v)[pick].tolist() for k, v in m.metadata["contacts"].items()}
+        if m.frames < frames:
+            pad = frames - m.frames
+            m = m.replace(rotations=np.concatenate([m.rotations, np.repeat(m.rotations[-1:], pad, 0)]),
+                          translations=np.concatenate([m.translations, np.repeat(m.translations[-1:], pad, 0)]))
+        out.append(m.slice(0, frames))
+    return out
+
+
+def composite(given: Motion, generated: Motion, weight: np.ndarray, anchored: bool = True) -> Motion:
+    """Per frame and joint, ``given`` where ``weight`` (T, J) is 1, ``generated`` where 0, slerped between.
+
+    Joint rotations and non-root translations blend directly. The root's height blends; its ground (x, z) path
+    is integrated from blended velocities. ``anchored``: the path passes through ``given`` at its first fully
+    kept frame, and a generated gap between two kept frames is bent so that the path meets ``given`` again on the
+    other side (inpainting keeps the rest of the clip where it was). Not anchored: the kept parts keep their
+    own velocities but ride on the generated path (composition)."""
+    t = given.frames
+    if generated.frames != t or abs(generated.fps - given.fps) > 1e-9:
+        raise ValueError("composite needs motions of equal length and frame rate")
+    w = np.broadcast_to(np.asarray(weight, dtype=np.float64).reshape(t, -1), (t, len(given.skeleton)))
+    q_gen = rot.make_continuous(generated.rotations, axis=0)
+    q_giv = given.rotations * np.where((given.rotations * q_gen).sum(-1, keepdims=True) < 0, -1.0, 1.0)
+    rotations = rot.normalize(q_gen * (1 - w[..., None]) + q_giv * w[..., None])  # nlerp: no pops, exact at 0/1
+    exact = w >= 1.0
+    rotations[exact] = given.rotations[exact]
+    translations = generated.translations * (1 - w[..., None]) + given.translations * w[..., None]
+    translations[exact] = given.translations[exact]
+    wr = w[:, 0]
+    p_giv, p_gen = given.translations[:, 0][:, [0, 2]], generated.translations[:, 0][:, [0, 2]]
+    v = np.zeros_like(p_giv)
+    if t > 1:
+        wv = np.minimum(wr[1:], wr[:-1])[:, None]
+        v[1:] = wv * np.diff(p_giv, axis=0) + (1 - wv) * np.diff(p_gen, axis=0)
+    kept = np.flatnonzero(wr >= 1.0)
+    if anchored and len(kept):
+        # bend each generated gap between two kept frames so that it lands where the given path does
+        for a, b in zip(kept[:-1], kept[1:]):
+            if b - a > 1:
+                err = (p_giv[b] - p_giv[a]) - v[a + 1:b + 1].sum(axis=0)
+                v[a + 1:b + 1] += err / (b - a)
+        anchor = kept[0]
+        path = np.cumsum(v, axis=0)
+        path += p_giv[anchor] - path[anchor]
+    else:
+        path = np.cumsum(v, axis=0) + p_gen[0]
+    translations[:, 0, 0], translations[:, 0, 2] = path[:, 0], path[:, 1]
+    return given.replace(rotations=rotations, translations=translations)
+
+
+def body_part(model: Model, keep: str) -> set[int]:
+    """Skeleton joint indices for ``lower``, ``upper`` or comma-separated joint names.
+
+    Lower body, for a humanoid (as in the paper, the root belongs to it): the root, the joints on the way down to
+    the first branching joint, and the branches that hold contact joints (the legs); upper body: the rest."""
+    sk = model.enc.skeleton
+    if keep not in ("lower", "upper"):
+        names = [n.strip() for n in keep.split(",") if n.strip()]
+        missing = [n for n in names if n not in sk.names]
+        if missing:
+            raise MotionkitError(f"--keep: no joint named {missing[0]!r} in the model's skeleton")
+        idx = {sk.index(n) for n in names}
+        return {j for j in range(len(sk)) if _under(sk.parents, j, idx)}
+    children = sk.children
+    lower, j = {0}, 0
+    while len(children[j]) == 1:
+        j = children[j][0]
+        lower.add(j)
+    contacts = set(model.enc.contacts)
+    for c in children[j]:
+        sub = {k for k in range(len(sk)) if _under(sk.parents, k, {c})}
+        if sub & contacts:
+            lower |= sub
+    if len(lower) == len(sk) or not contacts:
+        raise MotionkitError("cannot tell the upper from the lower body on this skeleton: name the joints to keep")
+    return lower if keep == "lower" else set(range(len(sk))) - lower
+
+
+def _under(parents, j: int, roots: set[int]) -> bool:
+    while j >= 0:
+        if j in roots:
+            return True
+        j = int(parents[j])
+    return False
+
+
+# ---- the operations, as the paper's §4.2 describes them -------------------------------------------------------
+
+def inpaint(model: Model, source: Motion, spans: list[tuple[int, int]], **kw) -> list[Motion]:
+    """Option (a) of full-body composition: the spans are removed and regenerated, the rest is kept (eq. 5)."""
+    kept = np.ones(source.frames, bool)
+    for a, b in spans:
+        kept[a:b] = False
+    return conditioned(model, source, kept, **kw)
+
+
+def compose(model: Model, roi: Motion, at: list[int], frames: int, source: Motion | None = None,
+            **kw) -> list[Motion]:
+    """Option (b): the ROI mini-clip placed at the frames ``at`` of a new ``frames``-long motion, the rest
+    generated from noise; the ROI's features join the generated coarse levels at L2 and the later stages
+    blend them in. ``source`` (for --keep) supplies the kept joints outside the ROI windows."""
+    base = source if source is not None else roi
+    idx = np.minimum(np.arange(frames), base.frames - 1)
+    given = base.replace(rotations=base.rotations[idx].copy(), translations=base.translations[idx].copy())
+    kept = np.zeros(frames, bool)
+    for start in at:
+        stop = min(start + roi.frames, frames)
+        given.rotations[start:stop] = roi.rotations[:stop - start]
+        given.translations[start:stop] = roi.translations[:stop - start]
+        kept[start:stop] = True
+    return conditioned(model, given, kept, anchored=False, **kw)
+
+
+def expand(model: Model, source: Motion, before: int, after: int, **kw) -> list[Motion]:
+    """Motion expansion: generated motion before and after the source, which stays in the middle."""
+    idx = np.clip(np.arange(-before, source.frames + after), 0, source.frames - 1)
+    given = source.replace(rotations=source.rotations[idx], translations=source.translations[idx])
+    kept = np.zeros(len(idx), bool)
+    kept[before:before + source.frames] = True
+    return conditioned(model, given, kept, **kw)
+
+
+def restyle(model: Model, content: Motion, stage: int = 1, n: int = 1, generator=None, foot_fix: bool = True,
+            name: str = "", metadata: dict | None = None) -> list[Motion]:
+    """Re-styling: the content's (downsampled, low-frequency) motion replaces the style model's own at the input
+    of ``stage`` and the generators from there on add the style clip's high-frequency detail. Joints the style
+    model does not animate keep the content's; the path starts where the content's does."""
+    from .footfix import fix_feet
+
+    t, fps = content.frames, content.fps
+    tm = model_frames(model, t, fps)
+    x_given = torch.nn.functional.interpolate(features_of(model, content), size=tm, mode="linear",
+                                              align_corners=False)
+    x = generate(model, n, tm, generator, x_given, np.ones((tm, model.enc.width)), stage)
+    w = np.zeros((t, len(content.skeleton)))
+    w[:, [j for j in range(len(content.skeleton)) if j not in model.enc.joints]] = 1.0
+    out = []
+    for i, g in enumerate(decode(model, x, fps, t)):
+        contacts = g.metadata.get("contacts", {})
+        m = _start_at(composite(content, fix_feet(g) if foot_fix else g, w, anchored=False), content)
+        out.append(m.replace(name=f"{name}_{i:03d}" if n > 1 else name,
+                             metadata={**(metadata or {}), "contacts": contacts}))
+    return out
+
+
+def _start_at(m: Motion, ref: Motion) -> Motion:
+    tr = m.translations.copy()
+    tr[:, 0, [0, 2]] += ref.translations[0, 0, [0, 2]] - tr[0, 0, [0, 2]]
+    return m.replace(translations=tr)

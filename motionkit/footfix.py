@@ -1,0 +1,136 @@
+"""Foot-contact clean-up: where the generator says a foot is on the ground, keep it still (IK foot locking).
+
+GANimator runs 500 steps of gradient-descent IK per sample (≈12 s for 600 frames on our CPUs). Here each limb is
+solved in closed form, for all frames at once: the contact's tip is locked to its mean position over each
+contact interval, the lock fades in and out over a few frames, and a two-bone IK (upper joint, middle joint,
+end joint whose world rotation is kept) moves the end joint by exactly the correction the tip needs.
+
+Limbs are found by rule, so any rig works: walk up from the contact joint to just below the joint where the limb
+branches off the body; the end joint is the highest one within the last 35 % of the limb's length (the ankle of a
+human leg), the top is the first joint whose bone is at least 15 % of the limb (the hip, not a clavicle), the middle the joint that splits the path between them
+most evenly (the knee). Limbs with fewer than three such joints are left alone.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import rotations as rot
+from .motion import Motion
+
+FADE = 6  # frames over which a lock fades in and out (at 30 fps)
+
+
+def limb(motion: Motion, contact: int) -> tuple[int, int, int] | None:
+    """(top, middle, end) joints of the limb ending at ``contact``, or None."""
+    sk = motion.skeleton
+    children = sk.children
+    chain = [contact]
+    while True:
+        p = int(sk.parents[chain[-1]])
+        if p <= 0 or len(children[p]) > 1:
+            break
+        chain.append(p)
+    if len(chain) < 3:
+        return None
+    chain = chain[::-1]  # top → contact
+    rest = sk.rest_positions()
+    tip = rest[contact] + (sk.end_sites[contact] if contact in sk.end_sites else 0.0)
+    points = [rest[j] for j in chain] + [tip]
+    seg = [float(np.linalg.norm(b - a)) for a, b in zip(points[:-1], points[1:])]
+    total = sum(seg)
+    if total <= 0:
+        return None
+    remaining = [sum(seg[k:]) for k in range(len(chain))]  # path length from chain[k] to the tip
+    end = next(k for k in range(len(chain)) if remaining[k] <= 0.35 * total + 1e-12)
+    # The top skips short leading bones (a clavicle, a hip socket joint): the first bone of at least 15 %.
+    top = next((k for k in range(len(seg)) if seg[k] >= 0.15 * total), 0)
+    end = max(end, top + 2)
+    if end >= len(chain):
+        return None
+    best = min(range(top + 1, end),
+               key=lambda k: abs((remaining[top] - remaining[k]) - (remaining[k] - remaining[end])))
+    return chain[top], chain[best], chain[end]
+
+
+def lock_targets(tips: np.ndarray, on: np.ndarray, fade: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame correction (T, 3) for one tip and its weight: the mean position over each contact interval,
+    faded linearly to zero over ``fade`` frames on either side."""
+    t = len(tips)
+    delta, weight = np.zeros((t, 3)), np.zeros(t)
+    edges = np.flatnonzero(np.diff(np.r_[0, on.astype(int), 0]))
+    for start, stop in zip(edges[::2], edges[1::2]):
+        if stop - start < 2:
+            continue
+        target = tips[start:stop].mean(axis=0)
+        delta[start:stop] = target - tips[start:stop]
+        weight[start:stop] = 1.0
+        for k in range(1, fade + 1):  # fade the same fixed offset out after and in before the interval
+            w = 1.0 - k / (fade + 1)
+            for f, anchor in ((stop - 1 + k, stop - 1), (start - k, start)):
+                if 0 <= f < t and w > weight[f]:
+                    weight[f] = w
+                    delta[f] = w * (target - tips[anchor])
+    return delta, weight
+
+
+def _two_bone(a, b, c, t, a_gr, b_gr, eps=1e-8):
+    """Local-rotation changes (qa, qb) that move c to t (all (T, 3)); after theorangeduck's closed form."""
+    def unit(v):
+        return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), eps)
+
+    def angle(u, v):
+        return np.arccos(np.clip((unit(u) * unit(v)).sum(-1), -1.0, 1.0))
+
+    def axis_angle(axis, ang):
+        return np.concatenate([np.cos(ang / 2)[..., None], axis * np.sin(ang / 2)[..., None]], axis=-1)
+
+    lab = np.linalg.norm(b - a, axis=-1)
+    lcb = np.linalg.norm(c - b, axis=-1)
+    lat = np.clip(np.linalg.norm(t - a, axis=-1), eps, lab + lcb - 1e-6 * (lab + lcb))
+    ac_ab_0, ba_bc_0, ac_at_0 = angle(c - a, b - a), angle(a - b, c - b), angle(c - a, t - a)
+    ac_ab_1 = np.arccos(np.clip((lcb ** 2 - lab ** 2 - lat ** 2) / np.maximum(-2 * lab * lat, -1e30), -1, 1))
+    ba_bc_1 = np.arccos(np.clip((lat ** 2 - lab ** 2 - lcb ** 2) / np.minimum(-2 * lab * lcb, -eps), -1, 1))
+    axis0 = unit(np.cross(c - a, b - a))
+    axis1 = unit(np.cross(c - a, t - a))
+    inv_a, inv_b = rot.conjugate(a_gr), rot.conjugate(b_gr)
+    r0 = axis_angle(rot.rotate(inv_a, axis0), ac_ab_1 - ac_ab_0)
+    r1 = axis_angle(rot.rotate(inv_b, axis0), ba_bc_1 - ba_bc_0)
+    r2 = axis_angle(rot.rotate(inv_a, axis1), ac_at_0)
+    return rot.multiply(r0, r2), r1
+
+
+def fix_feet(motion: Motion, contacts: dict[str, list[int]] | None = None, fade: int | None = None) -> Motion:
+    """A copy of ``motion`` with each contact tip held still while its label says it is on the ground.
+
+    ``contacts`` maps contact joint names to per-frame 0/1 labels (default: ``motion.metadata["contacts"]``)."""
+    contacts = motion.metadata.get("contacts", {}) if contacts is None else contacts
+    if not contacts or motion.frames < 2:
+        return motion
+    from .anatomy import tips as tip_positions
+
+    sk = motion.skeleton
+    fade = int(round(FADE * motion.fps / 30.0)) if fade is None else fade
+    rotations = motion.rotations.copy()
+    out = motion.replace(rotations=rotations)
+    for name, labels in contacts.items():
+        j = sk.index(name)
+        chain = limb(motion, j)
+        on = np.asarray(labels, dtype=bool)[:motion.frames]
+        if chain is None or not on.any():
+            continue
+        top, mid, end = chain
+        wr, wp = out.world_transforms()
+        delta, weight = lock_targets(tip_positions(out, [j])[:, 0], on, fade)
+        frames = np.flatnonzero(weight > 0)
+        if len(frames) == 0:
+            continue
+        a, b, c = wp[frames, top], wp[frames, mid], wp[frames, end]
+        qa, qb = _two_bone(a, b, c, c + delta[frames], wr[frames, top], wr[frames, mid])
+        end_world = wr[frames, end]
+        rotations[frames, top] = rot.multiply(rotations[frames, top], qa)
+        rotations[frames, mid] = rot.multiply(rotations[frames, mid], qb)
+        # The end joint keeps its world rotation, so the tip moves exactly as the end joint does.
+        wr2, _ = out.world_transforms()
+        parent_world = wr2[frames, int(sk.parents[end])]
+        rotations[frames, end] = rot.multiply(rot.conjugate(parent_world), end_world)
+    return out

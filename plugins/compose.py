@@ -1,0 +1,69 @@
+"""`motionkit compose [SOURCE] --roi 120:180 --at 40,300`: the paper's full-body composition, option (b) (§4.2).
+The region of interest — frames of the training clip, or of SOURCE — is taken as a mini-clip, downsampled to
+the input of level 2 and joined there, at the chosen times, with motion the coarse levels generate from noise;
+the later generators blend the copies into one new motion. Inside the placed windows the motion is the ROI."""
+from __future__ import annotations
+
+import click
+
+from motionkit import hookimpl
+
+from .common import parse_range, to_option
+from .models import (emit, find_model, foot_fix_option, generator, keep_option, load_model, model_option,
+                     read_source, seed_option)
+
+
+@hookimpl
+def register_commands(cli):
+    @cli.command()
+    @click.argument("source", required=False)
+    @click.option("--roi", required=True, metavar="START:STOP", help="Frames of SOURCE (default: the training clip).")
+    @click.option("--at", "at", required=True, metavar="F[,F...]", help="Output frames where copies of the ROI start.")
+    @click.option("--length", type=int, default=None, help="Output frames (default: the source's length).")
+    @click.option("--seconds", type=float, default=None, help="Output duration.")
+    @model_option
+    @keep_option
+    @click.option("-n", "count", type=int, default=1, show_default=True, help="How many versions.")
+    @seed_option
+    @foot_fix_option
+    @click.option("-o", "--output", default=None, help="Output file or - (default: NPZ on a pipe, else MODEL-compose.bvh).")
+    @to_option
+    def compose(source, roi, at, length, seconds, model_path, keep, count, seed, foot_fix, output, to):
+        """Place the ROI at the given frames of a new motion and generate the rest around it."""
+        from motionkit import edit
+        from motionkit.errors import MotionkitError
+
+        path = find_model(model_path)
+        model = load_model(path)
+        if source is not None:
+            motion, where = read_source(source, model), source
+        elif model.clip is not None:
+            motion, where = model.clip, f"the training clip of {path}"
+        else:
+            raise MotionkitError("this model file does not hold its training clip: give SOURCE", path)
+        a, b = parse_range(roi, motion.frames, "--roi")
+        if length is not None and seconds is not None:
+            raise MotionkitError("give --length or --seconds, not both")
+        frames = length if length is not None else (round(seconds * motion.fps) if seconds is not None
+                                                    else motion.frames)
+        try:
+            starts = sorted(int(v) for v in at.split(","))
+        except ValueError:
+            raise MotionkitError(f"--at {at!r}: expected frame numbers, e.g. 40,300") from None
+        for s in starts:
+            if s < 0 or s + (b - a) > frames:
+                raise MotionkitError(f"--at {s}: the {b - a}-frame ROI would run past the output's {frames} frames "
+                                     f"(frames 0 to {frames - (b - a)} can start it; --length sets the output)")
+        for s0, s1 in zip(starts[:-1], starts[1:]):
+            if s1 < s0 + (b - a):
+                raise MotionkitError(f"--at {s0},{s1}: the {b - a}-frame ROI copies would overlap")
+        joints = edit.body_part(model, keep) if keep else None
+        if joints and frames > motion.frames:
+            raise MotionkitError(f"--keep needs the output ({frames} frames) no longer than {where} "
+                                 f"({motion.frames} frames)")
+        out = edit.compose(model, motion.slice(a, b), starts, frames, source=motion if joints else None,
+                           joints=joints, n=count, generator=generator(seed), foot_fix=foot_fix,
+                           name=f"{motion.name or 'motion'}_compose",
+                           metadata={"operation": "compose", "model": path, "seed": seed, "roi": [a, b],
+                                     "at": starts, "keep": keep})
+        emit(out, output, to, path, "compose", inputs=(source,) if source else ())

@@ -1,0 +1,54 @@
+"""`motionkit expand SOURCE --before 5s --after 5s`: motion expansion (the paper's §4.2). The skeleton-aware
+convolutions run on any length, so generated features are joined in time to the downsampled source at level 2
+and the later generators refine the whole: the source stays in the middle, new motion grows on either side."""
+from __future__ import annotations
+
+import click
+
+from motionkit import hookimpl
+
+from .common import to_option
+from .models import emit, find_model, foot_fix_option, generator, load_model, model_option, read_source, seed_option
+
+
+def duration(text: str, fps: float, what: str) -> int:
+    """'5s' → seconds; '150' → frames."""
+    from motionkit.errors import MotionkitError
+
+    t = text.strip().lower()
+    try:
+        frames = round(float(t[:-1]) * fps) if t.endswith("s") else int(t)
+    except ValueError:
+        raise MotionkitError(f"{what} {text!r}: expected frames (150) or seconds (5s)") from None
+    if frames < 0:
+        raise MotionkitError(f"{what} {text!r}: must not be negative")
+    return int(frames)
+
+
+@hookimpl
+def register_commands(cli):
+    @cli.command()
+    @click.argument("source")
+    @click.option("--before", default="0", show_default=True, help="Generated time before SOURCE: frames, or seconds as 5s.")
+    @click.option("--after", default="0", show_default=True, help="Generated time after SOURCE: frames, or seconds as 5s.")
+    @model_option
+    @click.option("-n", "count", type=int, default=1, show_default=True, help="How many versions.")
+    @seed_option
+    @foot_fix_option
+    @click.option("-o", "--output", default=None, help="Output file or - (default: NPZ on a pipe, else MODEL-expand.bvh).")
+    @to_option
+    def expand(source, before, after, model_path, count, seed, foot_fix, output, to):
+        """Grow SOURCE with generated motion before and after it."""
+        from motionkit import edit
+        from motionkit.errors import MotionkitError
+
+        path = find_model(model_path)
+        model = load_model(path)
+        motion = read_source(source, model)
+        b, a = duration(before, motion.fps, "--before"), duration(after, motion.fps, "--after")
+        if a + b == 0:
+            raise MotionkitError("nothing to expand: give --before and/or --after")
+        out = edit.expand(model, motion, b, a, n=count, generator=generator(seed), foot_fix=foot_fix,
+                          name=f"{motion.name or 'motion'}_expand",
+                          metadata={"operation": "expand", "model": path, "seed": seed, "before": b, "after": a})
+        emit(out, output, to, path, "expand", inputs=(source,))

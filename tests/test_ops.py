@@ -1,0 +1,152 @@
+"""Operations without retraining (crowd, inpaint, compose, expand, restyle, body parts), through the installed
+command, checked numerically on real clips with a small model trained here."""
+import numpy as np
+import pytest
+from conftest import clip, run_cli
+
+from motionkit import layout, modelfile
+from motionkit import train as engine
+from motionkit.io import read_motions
+
+SALSA = clip("Joe_Salsa-Dancing-6")
+
+
+@pytest.fixture(scope="module")
+def salsa_model(tmp_path_factory):
+    m = read_motions(str(SALSA))[0].slice(0, 300)
+    config = engine.Config.from_preset("fast", iterations=[30, 20, 10, 5], batch=2, d_steps=1)
+    model, x = engine.new_model(m, config)
+    engine.train(model, x)
+    path = tmp_path_factory.mktemp("model") / "salsa.mkm"
+    path.write_bytes(modelfile.dumps(model))
+    return path
+
+
+def world(m):
+    return m.world_positions()
+
+
+def speeds(m):
+    return np.linalg.norm(np.diff(world(m), axis=0), axis=-1).max(axis=1)  # (T-1,) fastest joint per frame
+
+
+def test_inpaint_keeps_the_rest_and_joins_without_a_pop(salsa_model, tmp_path):
+    out = tmp_path / "inpaint.bvh"
+    run_cli("inpaint", SALSA, "--frames", "100:160", "--frames", "400:450", "-m", salsa_model, "--seed", "3",
+            "-o", out)
+    src, got = read_motions(str(SALSA))[0], read_motions(str(out))[0]
+    assert got.frames == src.frames and got.fps == src.fps
+    kept = np.ones(src.frames, bool)
+    kept[100:160] = kept[400:450] = False
+    h = src.skeleton.height()
+    err = np.linalg.norm(world(got) - world(src), axis=-1).max(axis=1)
+    assert err[kept].max() < 1e-4 * h  # BVH text precision
+    assert err[110:150].max() > 1e-3 * h  # the interval really is new
+    # no pop where the new frames meet the old: the fastest joint stays within the source's own range
+    limit = 1.5 * speeds(src).max()
+    for edge in (100, 160, 400, 450):
+        assert speeds(got)[edge - 3:edge + 3].max() < limit
+
+
+def test_compose_places_the_roi_at_the_requested_frames(salsa_model, tmp_path):
+    out = tmp_path / "compose.npz"
+    run_cli("compose", "--roi", "120:180", "--at", "40,300", "--length", "420", "-m", salsa_model, "--seed", "1",
+            "-o", out)
+    src, got = read_motions(str(SALSA))[0], read_motions(str(out))[0]
+    assert got.frames == 420 and got.fps == src.fps
+    assert got.metadata["kept_frames"] == list(range(40, 100)) + list(range(300, 360))
+    for start in (40, 300):
+        window = got.slice(start, start + 60)
+        roi = src.slice(120, 180)
+        assert np.allclose(window.rotations, roi.rotations, atol=1e-6) or \
+            np.allclose(np.abs((window.rotations * roi.rotations).sum(-1)), 1, atol=1e-6)
+        # the ROI's own movement over the ground, wherever the generated path brought it
+        d_got = np.diff(window.root_translation, axis=0)
+        d_roi = np.diff(roi.root_translation, axis=0)
+        assert np.allclose(d_got, d_roi, atol=1e-4 * src.skeleton.height())
+
+
+def test_compose_refuses_bad_placements(salsa_model):
+    for args, words in [(("--roi", "120:180", "--at", "40,70"), "overlap"),
+                        (("--roi", "120:180", "--at", "290", "--length", "300"), "past the output"),
+                        (("--roi", "500:900"), "outside")]:
+        if "--at" not in args:
+            args = args + ("--at", "0")
+        proc = run_cli("compose", *args, "-m", salsa_model, "-o", "-", check=False)
+        err = proc.stderr.decode()
+        assert proc.returncode != 0 and words in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_expand_keeps_the_source_in_the_middle(salsa_model, tmp_path):
+    src = read_motions(str(SALSA))[0].slice(0, 200)
+    part = tmp_path / "part.bvh"
+    run_cli("convert", SALSA, "--frames", "0:200", "-o", part)
+    out = tmp_path / "expand.bvh"
+    run_cli("expand", part, "--before", "2s", "--after", "45", "-m", salsa_model, "--seed", "2", "-o", out)
+    got = read_motions(str(out))[0]
+    before = int(round(2 * src.fps))
+    assert got.frames == before + 200 + 45
+    middle = got.slice(before, before + 200)
+    assert np.abs(world(middle) - world(src)).max() < 1e-4 * src.skeleton.height()
+    assert speeds(got)[before - 3:before + 3].max() < 1.5 * speeds(src).max()
+
+
+def test_body_part_keeps_the_lower_body(salsa_model, tmp_path):
+    out = tmp_path / "keep.npz"
+    run_cli("sample", "--keep", "lower", "-n", "2", "-m", salsa_model, "--seed", "4", "-o", out)
+    clip300 = read_motions(str(SALSA))[0].slice(0, 300)
+    got = read_motions(str(out))
+    names = clip300.skeleton.names
+    legs = [names.index(n) for n in names if "Leg" in n or "Foot" in n or "Toe" in n or n.endswith("Hips")]
+    arms = [names.index(n) for n in names if "Arm" in n]
+    for m in got:
+        assert m.frames == 300
+        assert np.abs(world(m)[:, legs] - world(clip300)[:, legs]).max() < 1e-4 * clip300.skeleton.height()
+    assert np.abs(world(got[0])[:, arms] - world(got[1])[:, arms]).max() > 1e-3 * clip300.skeleton.height()
+
+
+def test_crowd_one_scene_no_overlaps(salsa_model, tmp_path):
+    out = tmp_path / "crowd.npz"
+    run_cli("crowd", "-n", "9", "--seconds", "4", "--layout", "circle", "-m", salsa_model, "--seed", "5", "-o", out)
+    got = read_motions(str(out))
+    assert len(got) == 9 and all(m.frames == 120 for m in got)
+    assert layout.overlapping(got) == []
+    glb = tmp_path / "crowd.glb"
+    run_cli("crowd", "-n", "4", "--seconds", "2", "-m", salsa_model, "--seed", "5", "-o", glb)
+    back = read_motions(str(glb))
+    assert len(back) == 4 and layout.overlapping(back) == []
+
+
+def test_restyle_needs_the_same_skeleton(salsa_model):
+    proc = run_cli("restyle", clip("Xia_normal"), "-m", salsa_model, "-o", "-", check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode != 0 and "does not match" in err and "Xia_normal" in err and "Traceback" not in err
+
+
+def test_restyle_xia_normal_with_a_proud_model(tmp_path):
+    proud = read_motions(str(clip("Xia_proud")))[0]
+    config = engine.Config.from_preset("fast", iterations=[20, 10, 5, 5], batch=2, d_steps=1)
+    model, x = engine.new_model(proud, config)
+    engine.train(model, x)
+    path = tmp_path / "proud.mkm"
+    path.write_bytes(modelfile.dumps(model))
+    out = tmp_path / "restyled.bvh"
+    run_cli("restyle", clip("Xia_normal"), "-m", path, "--seed", "1", "-o", out)
+    normal, got = read_motions(str(clip("Xia_normal")))[0], read_motions(str(out))[0]
+    assert got.frames == normal.frames and got.skeleton.names == normal.skeleton.names
+    assert np.allclose(got.root_translation[0, [0, 2]], normal.root_translation[0, [0, 2]])
+    assert np.abs(world(got) - world(normal)).max() > 1e-3 * normal.skeleton.height()  # it did change
+
+
+def test_operations_chain_in_a_pipe(salsa_model, tmp_path):
+    sampled = run_cli("sample", "-m", salsa_model, "-n", "1", "--seconds", "12", "--seed", "1", "-o", "-").stdout
+    inpainted = run_cli("inpaint", "-", "-m", salsa_model, "--frames", "200:260", "-o", "-", input=sampled).stdout
+    out = tmp_path / "final.glb"
+    run_cli("convert", "-", "-o", out, input=inpainted)
+    got = read_motions(str(out))[0]
+    (tmp_path / "sampled.npz").write_bytes(sampled)
+    before = read_motions(str(tmp_path / "sampled.npz"))[0]
+    assert got.frames == before.frames == 360
+    err = np.linalg.norm(world(got) - world(before), axis=-1).max(axis=1)
+    h = before.skeleton.height()
+    assert err[:200].max() < 1e-4 * h and err[260:].max() < 1e-4 * h and err[210:250].max() > 1e-3 * h
