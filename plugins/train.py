@@ -41,8 +41,10 @@ def register_commands(cli):
     @click.option("--contacts", default=None, help="Contact joints by name, comma-separated (default: by rule).")
     @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
     @click.option("--resume", is_flag=True, help="Continue the model file's unfinished levels.")
+    @click.option("--plots/--no-plots", default=True, show_default=True,
+                  help="Write MODEL-losses.png and MODEL-preview.gif (three samples) next to the model.")
     def train(clip, output, preset, iterations, batch, d_steps, lambda_adv, lambda_rec, transfer_layers, seed, fps,
-              frames, joints, contacts, device, resume):
+              frames, joints, contacts, device, resume, plots):
         """Train a model on CLIP (BVH, glTF or NPZ; one motion)."""
         import torch
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -109,6 +111,29 @@ def register_commands(cli):
                 raise
         record_default(output)
         click.echo(f"wrote {output} ({time.time() - started:.0f} s)", err=True)
+        if plots:
+            _plots(model, output, history)
+
+
+def _plots(model, output, history):
+    """The training plot and a look at three samples, so a user sees what they got without a DCC."""
+    import torch
+
+    from motionkit import edit
+    from motionkit.footfix import fix_feet
+
+    from .preview import plot_losses, render
+
+    stem = os.path.splitext(output)[0]
+    if history:
+        plot_losses(history, f"{stem}-losses.png")
+        click.echo(f"wrote {stem}-losses.png", err=True)
+    fps = float(model.provenance.get("source_fps") or model.enc.fps)
+    frames = int(round(model.lengths[-1] / model.enc.fps * fps))
+    x = edit.generate(model, 3, model.lengths[-1], torch.Generator().manual_seed(0))
+    samples = [fix_feet(m).replace(name=f"sample {i + 1}") for i, m in enumerate(edit.decode(model, x, fps, frames))]
+    render(samples, f"{stem}-preview.gif", fps=10.0, size=(720, 300))
+    click.echo(f"wrote {stem}-preview.gif (three samples)", err=True)
 
 
 def _clip_features(model, motion, clip, frames):

@@ -152,6 +152,10 @@ def test_every_clip_trains_and_samples_from_the_cli(tmp_path, path):
     run_cli("train", path, "-o", model, "--frames", f"0:{min(src.frames, int(3 * src.fps))}",
             "--iterations", "1", "--batch", "1", "--d-steps", "1", cwd=tmp_path)
     assert (tmp_path / ".motionkit-model").read_text().strip() == str(model)
+    from PIL import Image  # the training plot and the three-sample preview sit next to the model
+    assert Image.open(tmp_path / "m-losses.png").size[0] > 300
+    gif = Image.open(tmp_path / "m-preview.gif")
+    assert gif.size == (720, 300) and gif.n_frames == 30  # 3 s at 10 fps
     run_cli("sample", "-n", "2", "--seconds", "4", "--seed", "1", "-o", tmp_path / "s_%03d.bvh", cwd=tmp_path)
     run_cli("sample", "-n", "2", "--seconds", "4", "--seed", "1", "-o", tmp_path / "s.glb", cwd=tmp_path)
     out = read_motions(str(tmp_path / "s_001.bvh"))[0]
