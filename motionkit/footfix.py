@@ -106,12 +106,10 @@ def fix_feet(motion: Motion, contacts: dict[str, list[int]] | None = None, fade:
     contacts = motion.metadata.get("contacts", {}) if contacts is None else contacts
     if not contacts or motion.frames < 2:
         return motion
-    from .anatomy import tips as tip_positions
-
     sk = motion.skeleton
     fade = int(round(FADE * motion.fps / 30.0)) if fade is None else fade
     rotations = motion.rotations.copy()
-    out = motion.replace(rotations=rotations)
+    wr, wp = motion.world_transforms()  # limbs are disjoint subtrees: one FK serves them all
     for name, labels in contacts.items():
         j = sk.index(name)
         chain = limb(motion, j)
@@ -119,18 +117,21 @@ def fix_feet(motion: Motion, contacts: dict[str, list[int]] | None = None, fade:
         if chain is None or not on.any():
             continue
         top, mid, end = chain
-        wr, wp = out.world_transforms()
-        delta, weight = lock_targets(tip_positions(out, [j])[:, 0], on, fade)
+        tip = wp[:, j] + (rot.rotate(wr[:, j], sk.end_sites[j]) if j in sk.end_sites else 0.0)
+        delta, weight = lock_targets(tip, on, fade)
         frames = np.flatnonzero(weight > 0)
         if len(frames) == 0:
             continue
         a, b, c = wp[frames, top], wp[frames, mid], wp[frames, end]
         qa, qb = _two_bone(a, b, c, c + delta[frames], wr[frames, top], wr[frames, mid])
-        end_world = wr[frames, end]
         rotations[frames, top] = rot.multiply(rotations[frames, top], qa)
         rotations[frames, mid] = rot.multiply(rotations[frames, mid], qb)
         # The end joint keeps its world rotation, so the tip moves exactly as the end joint does.
-        wr2, _ = out.world_transforms()
-        parent_world = wr2[frames, int(sk.parents[end])]
-        rotations[frames, end] = rot.multiply(rot.conjugate(parent_world), end_world)
-    return out
+        path = [end]
+        while path[-1] != top:
+            path.append(int(sk.parents[path[-1]]))
+        parent_world = wr[frames, int(sk.parents[top])]
+        for k in reversed(path[1:]):  # top … parent of end, with the new local rotations
+            parent_world = rot.multiply(parent_world, rotations[frames, k])
+        rotations[frames, end] = rot.multiply(rot.conjugate(parent_world), wr[frames, end])
+    return motion.replace(rotations=rotations)

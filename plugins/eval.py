@@ -29,27 +29,66 @@ def _table(report: dict) -> str:
 @hookimpl
 def register_commands(cli):
     @cli.command(name="eval")
-    @click.argument("reference")
-    @click.argument("generated", nargs=-1, required=True)
+    @click.argument("reference", required=False)
+    @click.argument("generated", nargs=-1)
+    @click.option("-m", "--model", "model_path", default=None,
+                  help="Sample from this model instead of reading GENERATED (the reference: its training clip).")
+    @click.option("-n", "count", type=int, default=20, show_default=True, help="With -m: how many samples.")
+    @click.option("--length", default="2x", show_default=True, help="With -m: frames per sample, or Nx the clip's.")
+    @click.option("--seed", type=int, default=0, show_default=True, help="With -m: the sampling seed.")
     @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
     @click.option("-o", "--output", default=None, help="Also write the JSON report to this file.")
-    def eval_command(reference, generated, as_json, output):
+    def eval_command(reference, generated, model_path, count, length, seed, as_json, output):
         """Coverage, global/local and inter-sample diversity of GENERATED motions against REFERENCE.
 
         GANimator's definitions (SIGGRAPH 2022, §6): 30-frame coverage windows at ε = 2.0, patched nearest
         neighbour over segments of at least 30 frames, 15-frame local windows; all at 30 fps. Any format; a file
         may hold several samples (NPZ, glTF)."""
+        from motionkit.errors import MotionkitError
         from motionkit.io import atomic_write, read_motions, refuse_overwriting_input
         from motionkit.metrics import evaluate
 
-        ref = read_motions(reference)[0]
-        gen = []
-        for path in generated:
+        if model_path:
+            ref, gen = _from_model(model_path, reference, generated, count, length, seed)
+        elif reference is None or not generated:
+            raise MotionkitError("give REFERENCE and GENERATED files, or -m MODEL to sample and score it")
+        else:
+            ref, gen = read_motions(reference)[0], []
+        for path in generated if not model_path else ():
             for k, m in enumerate(read_motions(path)):
                 gen.append(m.replace(name=m.name or f"{path}#{k}"))
         report = evaluate(ref, gen)
         text = json.dumps(report, indent=2)
         if output:
-            refuse_overwriting_input(output, (reference, *generated))
+            refuse_overwriting_input(output, tuple(p for p in (reference, *generated, model_path) if p))
             atomic_write(output, (text + "\n").encode())
         click.echo(text if as_json else _table(report))
+
+
+def _from_model(model_path, reference, generated, count, length, seed):
+    """The model's own check: ``count`` samples (one batched pass, foot clean-up on, as `sample` gives them)
+    against its training clip (or REFERENCE)."""
+    import torch
+
+    from motionkit import edit
+    from motionkit.errors import MotionkitError
+    from motionkit.footfix import fix_feet
+    from motionkit.io import read_motions
+
+    from .models import find_model, load_model
+
+    if generated:
+        raise MotionkitError("with -m the samples come from the model: give no GENERATED files")
+    path = find_model(model_path)
+    model = load_model(path)
+    ref = read_motions(reference)[0] if reference else model.clip
+    if ref is None:
+        raise MotionkitError("this model file does not hold its training clip: give REFERENCE", path)
+    fps = ref.fps
+    try:
+        frames = int(round(float(length[:-1]) * ref.frames)) if length.endswith("x") else int(length)
+    except ValueError:
+        raise MotionkitError(f"--length {length!r}: frames (1296) or a multiple of the clip's (2x)") from None
+    x = edit.generate(model, count, edit.model_frames(model, frames, fps), torch.Generator().manual_seed(seed))
+    gen = [fix_feet(m).replace(name=f"sample {i}") for i, m in enumerate(edit.decode(model, x, fps, frames))]
+    return ref.replace(name=ref.name or path), gen

@@ -150,3 +150,13 @@ def test_operations_chain_in_a_pipe(salsa_model, tmp_path):
     err = np.linalg.norm(world(got) - world(before), axis=-1).max(axis=1)
     h = before.skeleton.height()
     assert err[:200].max() < 1e-4 * h and err[260:].max() < 1e-4 * h and err[210:250].max() > 1e-3 * h
+
+
+def test_eval_samples_the_model_against_its_clip(salsa_model):
+    import json
+
+    report = json.loads(run_cli("eval", "-m", salsa_model, "-n", "3", "--length", "2x", "--json").stdout)
+    assert len(report["per_sample"]) == 3
+    assert all(p["frames_30fps"] == 300 for p in report["per_sample"])  # 2 × the 300-frame (60 fps) clip
+    assert report["reference_frames_30fps"] == 150
+    assert 0.0 <= report["coverage"] <= 1.0 and report["inter_diversity"] > 0

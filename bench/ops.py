@@ -1,0 +1,96 @@
+"""Latency of everything a trained model does, on Salsa, on the CPU (what an editing session waits for).
+
+    python bench/ops.py [--model salsa.mkm] [--threads 2]
+
+Without --model a model is made with 2 iterations per level (the forward cost does not depend on training).
+Times are medians of repeats after one warm-up, model already loaded; one thread pool of --threads.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import pathlib
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SHARED = pathlib.Path(os.environ.get("MOTIONKIT_SHARED_DATA", ROOT.parent / "shared" / "data" / "bvh"))
+
+
+def median_ms(fn, repeats):
+    fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return 1000 * statistics.median(times)
+
+
+def main():
+    from motionkit import edit, layout, modelfile
+    from motionkit import train as engine
+    from motionkit.footfix import fix_feet
+    from motionkit.formats import gltf
+    from motionkit.io import read_motions
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=10)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    salsa = read_motions(str(SHARED / "Joe_Salsa-Dancing-6.bvh"))[0].resampled(30)
+    if args.model:
+        model = modelfile.loads(pathlib.Path(args.model).read_bytes())
+    else:
+        cfg = engine.Config.from_preset("fast", iterations=[2] * 4, batch=1, d_steps=1)
+        model, x = engine.new_model(salsa, cfg)
+        engine.train(model, x)
+    g = torch.Generator().manual_seed(0)
+    r = args.repeats
+    rows = []
+
+    def row(name, ms, target=""):
+        rows.append((name, ms, target))
+        print(f"| {name} | {ms:.1f} ms | {target} |", flush=True)
+
+    print(f"| operation (Salsa model, {args.threads} threads) | median | target |\n|---|---|---|")
+    row("sample: forward pass, 1 × 600 frames", median_ms(lambda: model.generate(1, 600, g), r), "≤ 20 ms")
+    x = model.generate(1, 600, g)
+    m = edit.decode(model, x, 30.0, 600)[0]
+    row("sample: features → full-skeleton motion, 600 frames", median_ms(lambda: edit.decode(model, x, 30.0, 600), r))
+    row("foot clean-up (IK), one 600-frame sample", median_ms(lambda: fix_feet(m), r), "≤ 500 ms")
+
+    def crowd(foot):
+        xs = edit.generate(model, 50, 600, g)
+        ms = edit.decode(model, xs, 30.0, 600)
+        if foot:
+            ms = [fix_feet(k) for k in ms]
+        ms = layout.place(ms, "grid")
+        return gltf.write_glb(ms, {"placements": [np.zeros(3)] * 50})
+
+    row("crowd: 50 × 600 frames → .glb bytes, foot clean-up on", median_ms(lambda: crowd(True), max(3, r // 3)),
+        "≤ 1000 ms")
+    row("crowd: the same with --no-foot-fix", median_ms(lambda: crowd(False), max(3, r // 3)))
+    src = salsa.slice(0, 600)
+    row("inpaint 600 frames, frames 200:260 regenerated", median_ms(
+        lambda: edit.inpaint(model, src, [(200, 260)], generator=g), r))
+    row("compose: ROI 120:180 at 40 and 300 of 600 frames", median_ms(
+        lambda: edit.compose(model, salsa.slice(120, 180), [40, 300], 600, generator=g), r))
+    row("expand 600 frames by 150 before and after", median_ms(lambda: edit.expand(model, src, 150, 150, generator=g), r))
+    row("restyle 600 frames", median_ms(lambda: edit.restyle(model, src, generator=g), r))
+    lower = edit.body_part(model, "lower")
+    row("sample --keep lower, 600 frames", median_ms(
+        lambda: edit.conditioned(model, src, np.zeros(600, bool), lower, generator=g), r))
+    buf = io.BytesIO(modelfile.dumps(model))
+    row(f"model load ({len(buf.getvalue()) / 1e6:.1f} MB file)", median_ms(lambda: modelfile.loads(buf.getvalue()), r))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
