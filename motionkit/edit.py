@@ -122,16 +122,18 @@ def decode(model: Model, x: torch.Tensor, fps: float, frames: int, **kw) -> list
     out = []
     for i in range(x.shape[0]):
         m = feat.decode(x[i].T.numpy(), model.enc, **kw)
+        model_frames_ = m.frames
         if abs(fps - m.fps) > 1e-9:
-            src_frames = m.frames
             m = m.resampled(fps)
-            pick = np.minimum(np.round(np.arange(m.frames) * model.enc.fps / fps).astype(int), src_frames - 1)
-            m.metadata["contacts"] = {k: np.asarray(v)[pick].tolist() for k, v in m.metadata["contacts"].items()}
         if m.frames < frames:
             pad = frames - m.frames
             m = m.replace(rotations=np.concatenate([m.rotations, np.repeat(m.rotations[-1:], pad, 0)]),
                           translations=np.concatenate([m.translations, np.repeat(m.translations[-1:], pad, 0)]))
-        out.append(m.slice(0, frames))
+        m = m.slice(0, frames)
+        # contact labels follow, nearest frame at the model's rate
+        pick = np.minimum(np.round(np.arange(m.frames) * model.enc.fps / fps).astype(int), model_frames_ - 1)
+        m.metadata["contacts"] = {k: np.asarray(v)[pick].tolist() for k, v in m.metadata["contacts"].items()}
+        out.append(m)
     return out
 
 
