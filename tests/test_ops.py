@@ -2,7 +2,8 @@
 command, checked numerically on real clips with a small model trained here."""
 import numpy as np
 import pytest
-from conftest import clip, run_cli
+from conftest import clip, require_clients, run_cli
+from gltf_validator import validate, validator_dir
 
 from motionkit import layout, modelfile
 from motionkit import train as engine
@@ -136,6 +137,19 @@ def test_restyle_xia_normal_with_a_proud_model(tmp_path):
     assert got.frames == normal.frames and got.skeleton.names == normal.skeleton.names
     assert np.allclose(got.root_translation[0, [0, 2]], normal.root_translation[0, [0, 2]])
     assert np.abs(world(got) - world(normal)).max() > 1e-3 * normal.skeleton.height()  # it did change
+
+
+@pytest.mark.skipif(validator_dir() is None and not require_clients(),
+                    reason="gltf-validator not installed (.ci/run installs it)")
+def test_crowd_and_pipe_outputs_validate(salsa_model, tmp_path):
+    crowd = tmp_path / "crowd.gltf"
+    run_cli("crowd", "-n", "5", "--seconds", "2", "--layout", "random", "-m", salsa_model, "-o", crowd)
+    sampled = run_cli("sample", "-m", salsa_model, "-n", "1", "--seconds", "12", "-o", "-").stdout
+    inpainted = run_cli("inpaint", "-", "-m", salsa_model, "--frames", "200:260", "-o", "-", input=sampled).stdout
+    final = tmp_path / "final.glb"
+    run_cli("convert", "-", "-o", final, input=inpainted)
+    for report in validate(crowd, final):
+        assert report["errors"] == 0 and report["warnings"] == 0, report
 
 
 def test_operations_chain_in_a_pipe(salsa_model, tmp_path):
