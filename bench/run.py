@@ -144,10 +144,14 @@ def main():
     if args.quick:
         return
     (ROOT / "bench" / "results.json").write_text(json.dumps({"machine": desc, "rows": rows}, indent=2) + "\n")
-    (ROOT / "BENCHMARKS.md").write_text(
-        "# Benchmarks\n\nMeasured with `python bench/run.py` (median of repeats; comparisons side by side in the same"
-        f" run).\n\nMachine: {desc}\n\n{md}\n")
-
+    # Only this script's section is rewritten; the training and operations sections come from their own scripts.
+    path = ROOT / "BENCHMARKS.md"
+    text = path.read_text() if path.exists() else "# Benchmarks\n\n<!-- run.py -->\n<!-- /run.py -->\n"
+    head, _, rest = text.partition("<!-- run.py -->")
+    _, _, tail = rest.partition("<!-- /run.py -->")
+    section = ("Measured with `python bench/run.py` (median of repeats; comparisons side by side in the same run)."
+               f"\n\nMachine: {desc}\n\n{md}\n")
+    path.write_text(f"{head}<!-- run.py -->\n{section}<!-- /run.py -->{tail}")
 
 if __name__ == "__main__":
     main()

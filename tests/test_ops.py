@@ -174,3 +174,19 @@ def test_eval_samples_the_model_against_its_clip(salsa_model):
     assert all(p["frames_30fps"] == 300 for p in report["per_sample"])  # 2 × the 300-frame (60 fps) clip
     assert report["reference_frames_30fps"] == 150
     assert 0.0 <= report["coverage"] <= 1.0 and report["inter_diversity"] > 0
+
+
+def test_preview_shows_an_operations_kept_frames(salsa_model, tmp_path):
+    from PIL import Image
+
+    out = tmp_path / "compose.npz"
+    run_cli("compose", "--roi", "0:60", "--at", "0", "--length", "120", "-m", salsa_model, "-o", out)
+    gif = tmp_path / "compose.gif"
+    run_cli("preview", out, "--fps", "10", "-o", gif)  # the clip is 60 fps: frame k of the GIF is frame 6k
+    im = Image.open(gif)
+    assert im.n_frames == 20
+    for k in (1, 8, 14, 18):
+        im.seek(k)
+        rgb = np.asarray(im.convert("RGB"), np.int16)
+        grey = int((np.abs(rgb - np.array([0x9a, 0x9a, 0x9a])).max(axis=-1) <= 14).sum())
+        assert (grey > 600) == (6 * k < 60), (k, grey)  # placed ROI grey, generated frames not
