@@ -9,6 +9,8 @@ positions. motionkit's own details (source units, channel layout, end sites) rid
 from __future__ import annotations
 
 import base64
+import json
+import struct
 
 import numpy as np
 import pygltflib as g
@@ -106,18 +108,46 @@ def build(motions: list[Motion], options: dict | None = None) -> tuple[g.GLTF2, 
     return gltf, bytes(b.blob)
 
 
+def _plain(obj):
+    """pygltflib's objects as plain JSON values, empty values left out (what
+    pygltflib's own to_json writes, ~10x faster: its generic asdict dominated writing a 50-character crowd)."""
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items() if not _empty(v)}
+    if hasattr(obj, "__dataclass_fields__"):
+        return {name: _plain(getattr(obj, name)) for name in obj.__dataclass_fields__
+                if not name.startswith("_") and not _empty(getattr(obj, name))}
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def _empty(v) -> bool:
+    """glTF forbids empty entities: None, [] and {} are left out."""
+    return v is None or (isinstance(v, (list, tuple, dict)) and len(v) == 0)
+
+
+def _json(gltf) -> bytes:
+    return json.dumps(_plain(gltf), separators=(",", ":")).encode("utf-8")
+
+
 def write_glb(motions: list[Motion], options: dict | None = None) -> bytes:
     gltf, blob = build(motions, options)
     gltf.buffers = [g.Buffer(byteLength=len(blob))]
-    gltf.set_binary_blob(blob)
-    return b"".join(gltf.save_to_bytes())
+    text = _json(gltf)
+    text += b" " * (-len(text) % 4)
+    blob = blob + b"\0" * (-len(blob) % 4)
+    total = 12 + 8 + len(text) + 8 + len(blob)
+    return b"".join([struct.pack("<4sII", b"glTF", 2, total), struct.pack("<I4s", len(text), b"JSON"), text,
+                     struct.pack("<I4s", len(blob), b"BIN\0"), blob])
 
 
 def write_gltf(motions: list[Motion], options: dict | None = None) -> bytes:
     gltf, blob = build(motions, options)
     uri = "data:application/octet-stream;base64," + base64.b64encode(blob).decode("ascii")
     gltf.buffers = [g.Buffer(byteLength=len(blob), uri=uri)]
-    return gltf.to_json(separators=(",", ":")).encode("utf-8")
+    return _json(gltf)
 
 
 # ---------------------------------------------------------------- reader

@@ -34,9 +34,13 @@ def rotate(q, v):
     """Rotate vectors v (..., 3) by unit quaternions q (..., 4)."""
     q = np.asarray(q, dtype=np.float64)
     v = np.asarray(v, dtype=np.float64)
-    w, u = q[..., :1], q[..., 1:]
-    t = 2.0 * np.cross(u, v)
-    return v + w * t + np.cross(u, t)
+    w, x, y, z = np.moveaxis(q, -1, 0)
+    vx, vy, vz = np.moveaxis(v, -1, 0)
+    # t = 2 u × v;  v' = v + w t + u × t  (components by hand: np.cross is slow on small trailing axes)
+    tx, ty, tz = 2.0 * (y * vz - z * vy), 2.0 * (z * vx - x * vz), 2.0 * (x * vy - y * vx)
+    return np.stack([vx + w * tx + (y * tz - z * ty),
+                     vy + w * ty + (z * tx - x * tz),
+                     vz + w * tz + (x * ty - y * tx)], axis=-1)
 
 
 def identity(shape=()):
