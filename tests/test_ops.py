@@ -190,3 +190,20 @@ def test_preview_shows_an_operations_kept_frames(salsa_model, tmp_path):
         rgb = np.asarray(im.convert("RGB"), np.int16)
         grey = int((np.abs(rgb - np.array([0x9a, 0x9a, 0x9a])).max(axis=-1) <= 14).sum())
         assert (grey > 600) == (6 * k < 60), (k, grey)  # placed ROI grey, generated frames not
+
+
+def test_the_design_cards_lines_work_verbatim(tmp_path):
+    """After `motionkit train dance.bvh` (here: a quick one), the two lines from the design card, as typed."""
+    run_cli("convert", SALSA, "--frames", "0:400", "-o", tmp_path / "dance.bvh")
+    run_cli("train", "dance.bvh", "--iterations", "2", "--batch", "1", "--d-steps", "1", "--no-plots", cwd=tmp_path)
+    piped = run_cli("compose", "--roi", "120:180", "--at", "40,300", cwd=tmp_path).stdout  # a pipe: NPZ out
+    (tmp_path / "composed.npz").write_bytes(piped)
+    composed = read_motions(str(tmp_path / "composed.npz"))[0]
+    src = read_motions(str(tmp_path / "dance.bvh"))[0]
+    assert composed.frames == 400 and composed.metadata["at"] == [40, 300]
+    assert np.allclose(composed.slice(40, 100).rotations[:, 1:], src.slice(120, 180).rotations[:, 1:], atol=1e-5) \
+        or np.allclose(np.abs((composed.slice(40, 100).rotations * src.slice(120, 180).rotations).sum(-1)), 1,
+                       atol=1e-5)
+    run_cli("crowd", "-n", "50", "-o", "crowd.gltf", cwd=tmp_path)
+    crowd = read_motions(str(tmp_path / "crowd.gltf"))
+    assert len(crowd) == 50 and layout.overlapping(crowd) == []
