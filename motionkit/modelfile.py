@@ -89,7 +89,7 @@ def loads(data: bytes, source: str = "model"):
     try:
         enc = feat.Encoding.from_dict(header["encoding"])
         model = Model(enc, header["lengths"], header["amplitudes"], torch.from_numpy(arrays["z_star"]),
-                      Config(**header["config"]), trained_levels=header["trained_levels"],
+                      Config(**{"noise": "full", **header["config"]}), trained_levels=header["trained_levels"],
                       provenance=header.get("provenance", {}))
         for s, g in enumerate(model.generators):
             _unpack(g, {name: arrays[f"G{s}/{name}"] for name in g.state_dict()})

@@ -25,8 +25,9 @@ PRESETS = {
     # The paper's Table 1 best row (Abl #9): batch 16, annealed weights, transfer, budgets 1 : 1 : 1/2 : 1/3.
     "paper": dict(batch=16, iterations=[15000, 15000, 7500, 5000], lambda_adv=[5.0, 5.0, 2.5, 1.0],
                   lambda_rec=[50.0, 75.0, 100.0, 100.0], transfer_layers=2, d_steps=5),
-    # For a CPU: the paper's weights and transfer, a small batch, fewer critic steps and far fewer iterations.
-    "fast": dict(batch=4, iterations=[1200, 1200, 600, 400], lambda_adv=[5.0, 5.0, 2.5, 1.0],
+    # For a CPU: the paper's weights and transfer, a small batch, fewer critic steps and far fewer iterations,
+    # weighted to the coarse level (the cheapest, and the one that decides coverage: see BENCHMARKS.md).
+    "fast": dict(batch=4, iterations=[1600, 1000, 500, 300], lambda_adv=[5.0, 5.0, 2.5, 1.0],
                  lambda_rec=[50.0, 75.0, 100.0, 100.0], transfer_layers=2, d_steps=2),
 }
 
@@ -35,13 +36,14 @@ PRESETS = {
 class Config:
     preset: str = "fast"
     batch: int = 4
-    iterations: list = field(default_factory=lambda: [1200, 1200, 600, 400])
+    iterations: list = field(default_factory=lambda: [1600, 1000, 500, 300])
     lambda_adv: list = field(default_factory=lambda: [5.0, 5.0, 2.5, 1.0])
     lambda_rec: list = field(default_factory=lambda: [50.0, 75.0, 100.0, 100.0])
     lambda_gp: float = 1.0
     lambda_contact: float = 5.0
     transfer_layers: int = 2
     d_steps: int = 2
+    noise: str = "frame"  # "frame": one value per frame shared by all channels (GANimator's default); "full"
     lr: float = 1e-4
     fps: float = 30.0
     pyramid_ratio: float = 0.2
@@ -193,7 +195,7 @@ class Model:
         if z_star:
             z = resize(self.z_star.to(dev), lengths[0]).expand(n, -1, -1)
         else:
-            z = torch.randn(n, width, lengths[0], generator=generator, device="cpu").to(dev)
+            z = draw_noise(self.config, (n, width, lengths[0]), generator=generator).to(dev)
         x = self.generators[0](torch.zeros_like(z), z * self.amplitudes[0])
         for s in range(1, upto):
             x = resize(x, lengths[s])
@@ -218,6 +220,14 @@ class Injection:
         f = resize(self.features.to(x), n)
         m = resize(self.mask.to(x), n).clamp(0, 1)
         return m * f + (1 - m) * x
+
+
+def draw_noise(cfg: Config, shape, generator: torch.Generator | None = None, device="cpu") -> torch.Tensor:
+    """Gaussian noise of ``shape`` (B, C, T): per channel, or one value per frame shared by all channels."""
+    b, c, t = shape
+    if cfg.noise == "full":
+        return torch.randn(b, c, t, generator=generator, device=device)
+    return torch.randn(b, 1, t, generator=generator, device=device).expand(b, c, t)
 
 
 def real_pyramid(x: torch.Tensor, lengths: list[int]) -> list[torch.Tensor]:
@@ -276,7 +286,7 @@ def train(model: Model, clip: torch.Tensor, device: str = "cpu", progress=None, 
         for it in range(1, total + 1):
             # Frozen earlier stages: a fresh random path each iteration, without gradients.
             with torch.no_grad():
-                z0 = torch.randn(b, clip.shape[1], model.lengths[0], device=device)
+                z0 = draw_noise(cfg, (b, clip.shape[1], model.lengths[0]), device=device)
                 prev = _run(model, range(stages[0]), z0, reals, noise=True)
             fakes = _forward(model, stages, prev, z0, reals, noise=True)
             for _ in range(cfg.d_steps):
@@ -315,7 +325,7 @@ def _stage(model: Model, s: int, x, z, reals, noise: bool):
         base = torch.zeros(z.shape[0], z.shape[1], n, device=z.device)
         return model.generators[0](base, resize(z, n) * model.amplitudes[0])
     x = resize(x, n)
-    eps = torch.randn_like(x) * model.amplitudes[s] if noise else torch.zeros_like(x)
+    eps = draw_noise(model.config, x.shape, device=x.device) * model.amplitudes[s] if noise else torch.zeros_like(x)
     return model.generators[s](x, eps)
 
 
