@@ -1,0 +1,74 @@
+"""Quality of one level while it trains: how the fast recipe's knobs were chosen.
+
+    python bench/level_curve.py [clip=PATH] [level=1] [every=300] [threads=1] [noise=frame] [iterations=2400,...]
+                                [d_steps=2] [batch=4] [lambda_adv=5,5,2.5,1] [lambda_rec=...]
+
+Trains the `fast` preset (with the given overrides) up to ``level`` and, every ``every`` iterations of it, draws 20
+samples at twice the clip's length from the stages trained so far and scores them (coverage, global and local
+diversity) against the clip blurred to the last trained stage's length. Prints one line per checkpoint with the
+training seconds spent so far (scoring excluded). Slow: minutes per level."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+import torch  # noqa: E402
+
+from motionkit import edit  # noqa: E402
+from motionkit.io import read_motions  # noqa: E402
+from motionkit.metrics import evaluate  # noqa: E402
+from motionkit.train import Config, new_model, resize, train  # noqa: E402
+
+LISTS = {"iterations": int, "lambda_adv": float, "lambda_rec": float}
+INTS = {"batch", "d_steps", "transfer_layers", "seed"}
+
+
+class _Stop(Exception):
+    pass
+
+
+def main():
+    args = dict(a.split("=", 1) for a in sys.argv[1:])
+    torch.set_num_threads(int(args.pop("threads", 1)))
+    clip = args.pop("clip", os.path.join(os.path.dirname(__file__), "../../shared/data/bvh/Joe_Salsa-Dancing-6.bvh"))
+    every, level = int(args.pop("every", 300)), int(args.pop("level", 1))
+    over = {k: ([LISTS[k](x) for x in v.split(",")] if k in LISTS else int(v) if k in INTS else v)
+            for k, v in args.items()}
+    motion = read_motions(clip)[0]
+    model, x = new_model(motion, Config.from_preset("fast", **over))
+    t30, fps = model.lengths[-1], motion.fps
+    reference = edit.features_of(model, motion)
+    upto = min(2 * level, model.n_stages)
+    started, scoring = time.perf_counter(), 0.0
+
+    def score():
+        out = resize(model.generate(20, 2 * t30, torch.Generator().manual_seed(0), upto=upto), 2 * t30)
+        n = model.stage_lengths(t30)[upto - 1]
+        blurred = edit.decode(model, resize(resize(reference, n), t30), fps, motion.frames)[0]
+        return evaluate(blurred, edit.decode(model, out, fps, 2 * motion.frames))
+
+    def progress(li, it, total, losses):
+        nonlocal scoring
+        if li + 1 == level and it % every == 0:
+            t = time.perf_counter()
+            r = score()
+            scoring += time.perf_counter() - t
+            print(f"level {level} it {it} train {time.perf_counter() - started - scoring:.0f}s "
+                  f"cov {r['coverage']:.3f} glob {r['global_diversity']:.3f} loc {r['local_diversity']:.3f} "
+                  f"rec {losses['rec']:.4f}", flush=True)
+
+    def checkpoint(m):
+        if m.trained_levels >= level:
+            raise _Stop
+
+    try:
+        train(model, x, progress=progress, checkpoint=checkpoint)
+    except _Stop:
+        pass
+
+
+if __name__ == "__main__":
+    main()
