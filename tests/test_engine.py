@@ -104,6 +104,30 @@ def test_save_load_is_bit_exact_and_sampling_deterministic():
     assert modelfile.dumps(again) == data
 
 
+def test_noise_is_one_value_per_frame_for_all_channels_unless_full():
+    shape, g = (3, 10, 200), torch.Generator().manual_seed(0)
+    z = engine.draw_noise(engine.Config.from_preset("fast"), shape, g)
+    assert z.shape == shape and torch.equal(z, z[:, :1].expand(shape))  # GANimator's default
+    assert not torch.equal(z[0], z[1]) and 0.8 < float(z.std()) < 1.2
+    full = engine.draw_noise(engine.Config.from_preset("fast", noise="full"), shape, g)
+    assert not torch.equal(full[:, 0], full[:, 1]) and 0.8 < float(full.std()) < 1.2
+
+
+def test_model_file_without_a_noise_setting_samples_with_per_channel_noise():
+    import io
+    import json
+
+    m, model, x = tiny()
+    arrays = dict(np.load(io.BytesIO(modelfile.dumps(model)), allow_pickle=False))
+    header = json.loads(bytes(arrays["header"]).decode())
+    del header["config"]["noise"]  # as files written before the setting existed
+    arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    old = modelfile.loads(buf.getvalue())
+    assert old.config.noise == "full" and modelfile.loads(modelfile.dumps(model)).config.noise == "frame"
+
+
 def test_same_seed_same_model():
     _, m1, x1 = tiny(seed=3)
     _, m2, x2 = tiny(seed=3)
