@@ -28,9 +28,8 @@ def run(clip: str, budget: float, preset: str, workdir: str) -> dict:
                              ",".join(map(str, its)), "--no-plots"], cwd=workdir, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage: its peak RSS
-    proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - t
-    if proc.returncode:
+    if os.waitstatus_to_exitcode(status):
         raise SystemExit(f"motionkit train {clip} failed ({proc.returncode})")
     out = subprocess.run(["motionkit", "eval", "-m", model, "-n", "20", "--length", "2x", "--json"], check=True,
                          cwd=workdir, capture_output=True, text=True).stdout

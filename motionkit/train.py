@@ -36,9 +36,9 @@ PRESETS = {
 class Config:
     preset: str = "fast"
     batch: int = 4
-    iterations: list = field(default_factory=lambda: [1600, 1000, 500, 300])
-    lambda_adv: list = field(default_factory=lambda: [5.0, 5.0, 2.5, 1.0])
-    lambda_rec: list = field(default_factory=lambda: [50.0, 75.0, 100.0, 100.0])
+    iterations: list = field(default_factory=lambda: list(PRESETS["fast"]["iterations"]))
+    lambda_adv: list = field(default_factory=lambda: list(PRESETS["fast"]["lambda_adv"]))
+    lambda_rec: list = field(default_factory=lambda: list(PRESETS["fast"]["lambda_rec"]))
     lambda_gp: float = 1.0
     lambda_contact: float = 5.0
     transfer_layers: int = 2
