@@ -18,9 +18,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import torch  # noqa: E402
 
 from motionkit import edit  # noqa: E402
-from motionkit.io import read_motions  # noqa: E402
+from motionkit.files import read_motions  # noqa: E402
 from motionkit.metrics import evaluate  # noqa: E402
-from motionkit.train import Config, new_model, resize, train  # noqa: E402
+from motionkit.model import Config, Model, resize  # noqa: E402
+from motionkit.train import fit  # noqa: E402
 
 LISTS = {"iterations": int, "lambda_adv": float, "lambda_rec": float}
 INTS = {"batch", "d_steps", "transfer_layers", "seed"}
@@ -38,17 +39,18 @@ def main():
     over = {k: ([LISTS[k](x) for x in v.split(",")] if k in LISTS else int(v) if k in INTS else v)
             for k, v in args.items()}
     motion = read_motions(clip)[0]
-    model, x = new_model(motion, Config.from_preset("fast", **over))
+    model = Model.from_clip(motion, Config.from_preset("fast", **over))
+    x = model.encode(motion)
     t30, fps = model.lengths[-1], motion.fps
-    reference = edit.features_of(model, motion)
+    reference = model.encode(motion)
     upto = min(2 * level, model.n_stages)
     started, scoring = time.perf_counter(), 0.0
 
     def score():
         out = resize(model.generate(20, 2 * t30, torch.Generator().manual_seed(0), upto=upto), 2 * t30)
         n = model.stage_lengths(t30)[upto - 1]
-        blurred = edit.decode(model, resize(resize(reference, n), t30), fps, motion.frames)[0]
-        return evaluate(blurred, edit.decode(model, out, fps, 2 * motion.frames))
+        blurred = edit.to_motions(model, resize(resize(reference, n), t30), fps, motion.frames)[0]
+        return evaluate(blurred, edit.to_motions(model, out, fps, 2 * motion.frames))
 
     def progress(li, it, total, losses):
         nonlocal scoring
@@ -65,7 +67,7 @@ def main():
             raise _Stop
 
     try:
-        train(model, x, progress=progress, checkpoint=checkpoint)
+        fit(model, x, progress=progress, checkpoint=checkpoint)
     except _Stop:
         pass
 

@@ -33,11 +33,12 @@ def median_ms(fn, repeats):
 
 
 def main():
-    from motionkit import edit, layout, modelfile
-    from motionkit import train as engine
+    from motionkit import edit, modelfile, placement
+    from motionkit.model import Config, Model
+    from motionkit.train import fit
     from motionkit.footfix import fix_feet
     from motionkit.formats import gltf
-    from motionkit.io import read_motions
+    from motionkit.files import read_motions
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=None)
@@ -49,9 +50,10 @@ def main():
     if args.model:
         model = modelfile.loads(pathlib.Path(args.model).read_bytes())
     else:
-        cfg = engine.Config.from_preset("fast", iterations=[2] * 4, batch=1, d_steps=1)
-        model, x = engine.new_model(salsa, cfg)
-        engine.train(model, x)
+        cfg = Config.from_preset("fast", iterations=[2] * 4, batch=1, d_steps=1)
+        model = Model.from_clip(salsa, cfg)
+        x = model.encode(salsa)
+        fit(model, x)
     g = torch.Generator().manual_seed(0)
     r = args.repeats
     rows = []
@@ -63,16 +65,13 @@ def main():
     print(f"| operation (Salsa model, {args.threads} threads) | median | target |\n|---|---|---|")
     row("sample: forward pass, 1 × 600 frames", median_ms(lambda: model.generate(1, 600, g), r), "≤ 20 ms")
     x = model.generate(1, 600, g)
-    m = edit.decode(model, x, 30.0, 600)[0]
-    row("sample: features → full-skeleton motion, 600 frames", median_ms(lambda: edit.decode(model, x, 30.0, 600), r))
+    m = edit.to_motions(model, x, 30.0, 600)[0]
+    row("sample: features → full-skeleton motion, 600 frames", median_ms(lambda: edit.to_motions(model, x, 30.0, 600), r))
     row("foot clean-up (IK), one 600-frame sample", median_ms(lambda: fix_feet(m), r), "≤ 500 ms")
 
     def crowd(foot):
-        xs = edit.generate(model, 50, 600, g)
-        ms = edit.decode(model, xs, 30.0, 600)
-        if foot:
-            ms = [fix_feet(k) for k in ms]
-        ms = layout.place(ms, "grid")
+        ms = edit.sample(model, 50, 600, 30.0, g, foot_fix=foot)
+        ms = placement.place_crowd(ms, "grid")
         return gltf.write_glb(ms, {"placements": [np.zeros(3)] * 50})
 
     row("crowd: 50 × 600 frames → .glb bytes, foot clean-up on", median_ms(lambda: crowd(True), max(3, r // 3)),
@@ -80,14 +79,14 @@ def main():
     row("crowd: the same with --no-foot-fix", median_ms(lambda: crowd(False), max(3, r // 3)))
     src = salsa.slice(0, 600)
     row("inpaint 600 frames, frames 200:260 regenerated", median_ms(
-        lambda: edit.inpaint(model, src, [(200, 260)], generator=g), r))
+        lambda: edit.inpaint(model, src, [(200, 260)], rng=g), r))
     row("compose: ROI 120:180 at 40 and 300 of 600 frames", median_ms(
-        lambda: edit.compose(model, salsa.slice(120, 180), [40, 300], 600, generator=g), r))
-    row("expand 600 frames by 150 before and after", median_ms(lambda: edit.expand(model, src, 150, 150, generator=g), r))
-    row("restyle 600 frames", median_ms(lambda: edit.restyle(model, src, generator=g), r))
+        lambda: edit.compose(model, salsa.slice(120, 180), [40, 300], 600, rng=g), r))
+    row("expand 600 frames by 150 before and after", median_ms(lambda: edit.expand(model, src, 150, 150, rng=g), r))
+    row("restyle 600 frames", median_ms(lambda: edit.restyle(model, src, rng=g), r))
     lower = edit.body_part(model, "lower")
     row("sample --keep lower, 600 frames", median_ms(
-        lambda: edit.conditioned(model, src, np.zeros(600, bool), lower, generator=g), r))
+        lambda: edit.conditioned(model, src, np.zeros(600, bool), lower, rng=g), r))
     buf = io.BytesIO(modelfile.dumps(model))
     row(f"model load ({len(buf.getvalue()) / 1e6:.1f} MB file)", median_ms(lambda: modelfile.loads(buf.getvalue()), r))
 

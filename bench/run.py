@@ -65,7 +65,7 @@ def bench_bvh_read(repeats):
 
 def bench_gltf_write(repeats):
     from motionkit.formats import gltf
-    from motionkit.io import read_motions
+    from motionkit.files import read_motions
 
     m = read_motions(str(SALSA))[0]
     return {"name": "glTF (.glb) write, Salsa", "motionkit_s": median_time(lambda: gltf.write_glb([m], {}), repeats)}
@@ -93,7 +93,7 @@ def bench_startup(repeats):
 EVAL_CHILD = """
 import resource, sys, time, json
 import numpy as np
-from motionkit.io import read_motions
+from motionkit.files import read_motions
 from motionkit.metrics import evaluate
 ref = read_motions(sys.argv[1])[0].resampled(30)
 rng = np.random.default_rng(0)

@@ -10,8 +10,9 @@ import time
 
 import torch
 
-from motionkit import train as T
-from motionkit.io import read_motions
+from motionkit.model import PRESETS, Config, Model
+from motionkit.train import fit
+from motionkit.files import read_motions
 
 SALSA = pathlib.Path(os.environ.get("MOTIONKIT_SHARED_DATA", pathlib.Path(__file__).resolve().parents[2] / "shared"
                                     / "data" / "bvh")) / "Joe_Salsa-Dancing-6.bvh"
@@ -25,9 +26,10 @@ def main():
     torch.set_num_threads(2)
     motion = read_motions(str(SALSA))[0]
     for preset in args.presets.split(","):
-        budget = T.PRESETS[preset]["iterations"]
-        cfg = T.Config.from_preset(preset, iterations=[args.iterations] * 4)
-        model, clip = T.new_model(motion, cfg)
+        budget = PRESETS[preset]["iterations"]
+        cfg = Config.from_preset(preset, iterations=[args.iterations] * 4)
+        model = Model.from_clip(motion, cfg)
+        clip = model.encode(motion)
         marks, costs = {}, []
 
         def progress(level, it, total, losses):
@@ -36,7 +38,7 @@ def main():
             if it == total:
                 costs.append((time.perf_counter() - marks[level]) / (total - 1))
 
-        T.train(model, clip, progress=progress)
+        fit(model, clip, progress=progress)
         total_h = sum(c * n for c, n in zip(costs, budget)) / 3600
         print(f"{preset:<10} batch {cfg.batch:>2}, {cfg.d_steps} critic steps: s/iteration per level "
               f"{' / '.join(f'{c:.2f}' for c in costs)}; budget {budget} ⇒ {total_h:.1f} h", flush=True)

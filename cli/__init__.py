@@ -11,7 +11,31 @@ from motionkit.errors import MotionkitError
 
 
 class MotionkitGroup(click.Group):
-    """Turns a MotionkitError into one line on stderr and exit status 1; ``--debug`` shows the traceback."""
+    """Commands from the plugins' ``register_commands`` hook, called again whenever the set of plugins changes (so
+    a plugin registered after start-up gets its commands). Turns a MotionkitError into one line on stderr and exit
+    status 1; ``--debug`` shows the traceback."""
+
+    _core: dict | None = None  # the commands defined here, before any plugin's
+    _seen: tuple | None = None
+
+    def sync_plugins(self):
+        from motionkit.registry import plugins_now, pm
+
+        key = plugins_now()
+        if key != self._seen:
+            if self._core is None:
+                self._core = dict(self.commands)
+            self.commands = dict(self._core)
+            pm.hook.register_commands(cli=self)
+            self._seen = key
+
+    def list_commands(self, ctx):
+        self.sync_plugins()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx, name):
+        self.sync_plugins()
+        return super().get_command(ctx, name)
 
     def invoke(self, ctx):
         try:
@@ -46,7 +70,7 @@ def formats_command(as_json):
 
     rows = [{"name": f.name, "extensions": list(f.extensions), "read": f.read is not None,
              "write": f.write is not None, "multiple": f.multiple, "description": f.description}
-            for f in formats().values()]
+            for f in sorted(formats().values(), key=lambda f: f.name)]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -63,18 +87,5 @@ def plugins_command():
     click.echo(json.dumps(plugin_list(), indent=2))
 
 
-_registered = False
-
-
-def register_plugin_commands():
-    global _registered
-    if not _registered:
-        _registered = True
-        from motionkit.registry import load_plugins
-
-        load_plugins().hook.register_commands(cli=cli)
-
-
 def main(argv=None):
-    register_plugin_commands()
     return cli.main(args=argv, prog_name="motionkit")

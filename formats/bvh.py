@@ -10,10 +10,9 @@ import itertools
 
 import numpy as np
 
-from motionkit import hookimpl
+from motionkit import Format, hookimpl
 from motionkit import rotations as rot
 from motionkit.errors import MotionkitError
-from motionkit.io import Format
 from motionkit.motion import POSITION_CHANNELS, ROTATION_CHANNELS, Motion, Skeleton
 
 _VALID_CHANNELS = set(POSITION_CHANNELS + ROTATION_CHANNELS)
@@ -336,7 +335,7 @@ def sniff(head: bytes) -> bool:
     return head.lstrip(b"\xef\xbb\xbf \t\r\n")[:9].upper() == b"HIERARCHY"
 
 
-@hookimpl
+@hookimpl(tryfirst=True)  # a built-in: plugins registering the same name replace it
 def register_formats(register):
     register(Format(name="bvh", extensions=(".bvh",), read=read, write=write, sniff=sniff, binary=False,
                     multiple=False, description="Biovision hierarchy: skeleton + Euler channels, any order"))

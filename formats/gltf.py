@@ -15,10 +15,9 @@ import struct
 import numpy as np
 import pygltflib as g
 
-from motionkit import anatomy, hookimpl
+from motionkit import Format, anatomy, hookimpl
 from motionkit import rotations as rot
 from motionkit.errors import MotionkitError
-from motionkit.io import Format
 from motionkit.motion import Motion, Skeleton
 
 _FLOAT = g.FLOAT
@@ -333,7 +332,7 @@ def sniff_gltf(head: bytes) -> bool:
     return head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{"  # JSON; read() says so if it is not glTF
 
 
-@hookimpl
+@hookimpl(tryfirst=True)  # a built-in: plugins registering the same name replace it
 def register_formats(register):
     register(Format(name="glb", extensions=(".glb",), read=read, write=write_glb, sniff=sniff_glb, binary=True,
                     multiple=True, description="glTF 2.0 binary: skinned skeletons + one animation (DCCs, engines)"))

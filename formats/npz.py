@@ -11,9 +11,8 @@ import zipfile
 
 import numpy as np
 
-from motionkit import hookimpl
+from motionkit import Format, hookimpl
 from motionkit.errors import MotionkitError
-from motionkit.io import Format
 from motionkit.motion import Motion, Skeleton
 
 FORMAT_NAME = "motionkit-npz"
@@ -75,7 +74,7 @@ def sniff(head: bytes) -> bool:
     return head[:4] == b"PK\x03\x04"
 
 
-@hookimpl
+@hookimpl(tryfirst=True)  # a built-in: plugins registering the same name replace it
 def register_formats(register):
     register(Format(name="npz", extensions=(".npz",), read=read, write=write, sniff=sniff, binary=True,
                     multiple=True, description="motionkit native: lossless, one or many motions (the pipe format)"))

@@ -1,10 +1,14 @@
-"""Editing without retraining (the paper's §4.2), all in one forward pass of a trained pyramid.
+"""One forward pass of a trained pyramid: sampling, and editing without retraining (the paper's §4.2).
 
-Every operation is the same move: a binary mask M over (frames × feature channels) says what must come from a
-given motion; at the input of level 2 (the paper's L2: the coarse levels' output, ``Model.level_start(1)``) the
-masked part of the downsampled given motion replaces the generated one (eq. 5: M ⊙ T̂ ⊕ M̃ ⊙ ↓T), and the later
-generators refine the whole. Masks over frames give inpainting, composition and expansion; masks over joints
-give body-part composition; a full mask at an earlier stage gives re-styling.
+``sample`` is the one way motionkit makes new motions from noise (every command that samples calls it): noise at
+the first stage, the trained generators in turn, decoding onto the clip's full skeleton at the asked frame rate,
+then foot locking.
+
+Every editing operation is one more move in the same pass: a mask M over (frames × feature channels) says what
+must come from a given motion; at the input of level 2 (the paper's L2: ``Model.level_start(1)``) the masked part
+of the downsampled given motion replaces the generated one (eq. 5: M ⊙ T̂ ⊕ M̃ ⊙ ↓T), and the later generators
+refine the whole. Masks over frames give inpainting, composition and expansion; masks over joints give body-part
+composition; a full mask at an earlier stage gives re-styling.
 
 The generators blur a hard edge, so the result is finally composited with the given motion, per frame and joint,
 with the mask's edges feathered over a few frames: kept frames and joints are then the given ones exactly, and the
@@ -12,31 +16,24 @@ root's ground trajectory is integrated so the kept parts keep their own position
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
 from . import features as feat
 from . import rotations as rot
 from .errors import MotionkitError
+from .footfix import fix_feet
+from .model import Injection, Model, resize
 from .motion import Motion
-from .train import Injection, Model, levels
 
 FEATHER = 4  # frames (at 30 fps) over which a kept region fades into a generated one
 
 
-def level_start(model: Model, level: int) -> int:
-    """Index of the first stage of ``level`` (0-based; level 1 is the paper's L2)."""
-    groups = levels(model.n_stages, model.config.stages_per_level)
-    return groups[min(level, len(groups) - 1)][0]
-
-
 def model_frames(model: Model, frames: int, fps: float) -> int:
-    return max(8, int(round(frames * model.enc.fps / fps)))
-
-
-def features_of(model: Model, motion: Motion) -> torch.Tensor:
-    """(1, C, T) normalised features of ``motion`` at the model's frame rate (same skeleton required)."""
-    return torch.tensor(feat.encode(motion, model.enc).T[None], dtype=torch.float32)
+    """Frames at the model's rate whose span covers ``frames`` output frames at ``fps`` (at least 8)."""
+    return max(8, int(math.ceil((frames - 1) * model.enc.fps / fps - 1e-9)) + 1)
 
 
 def keep_weights(kept: np.ndarray, feather: int) -> np.ndarray:
@@ -74,39 +71,57 @@ def channel_mask(model: Model, joints: set[int]) -> np.ndarray:
     return m
 
 
-def generate(model: Model, n: int, frames: int, generator: torch.Generator | None = None,
-             given: torch.Tensor | None = None, mask: np.ndarray | None = None, stage: int | None = None):
-    """(n, C, frames) normalised features; ``given`` (1, C, frames) imposed where ``mask`` (frames, C) is 1,
-    at the input of ``stage`` (default: level 2's first stage, as in the paper)."""
+def synthesize(model: Model, n: int, frames: int, rng: torch.Generator | None = None,
+               given: torch.Tensor | None = None, mask: np.ndarray | None = None, stage: int | None = None):
+    """(n, C, frames) normalised features from the trained stages; ``given`` (1, C, frames) imposed where ``mask``
+    (frames, C) is 1, at the input of ``stage`` (default: level 2's first stage, as in the paper)."""
     inject = None
     if given is not None:
         m = torch.tensor(np.asarray(mask, dtype=np.float32).T[None])
-        inject = Injection(level_start(model, 1) if stage is None else stage, given, m)
-    return model.generate(n, frames, generator, upto=max(1, model.trained_stages), inject=inject)
+        inject = Injection(model.level_start(1) if stage is None else stage, given, m)
+    return model.generate(n, frames, rng, upto=max(1, model.trained_stages), inject=inject)
+
+
+def sample(model: Model, n: int, frames: int, fps: float | None = None, rng: torch.Generator | None = None,
+           foot_fix: bool = True, name: str = "sample", metadata: dict | None = None) -> list[Motion]:
+    """``n`` new motions of ``frames`` frames at ``fps`` (default: the training clip's rate), in one forward pass:
+    GANimator's sampling (noise at the first stage only), decoded onto the full skeleton, feet locked where the
+    model predicts contact (``foot_fix``). Each motion's metadata is ``metadata`` plus its ``index``."""
+    fps = model.source_fps if fps is None else fps
+    x = synthesize(model, n, model_frames(model, frames, fps), rng)
+    out = []
+    for i, m in enumerate(to_motions(model, x, fps, frames)):
+        if foot_fix:
+            m = fix_feet(m)
+        meta = {**(metadata or {}), "index": i, "contacts": m.metadata["contacts"]}
+        out.append(m.replace(name=f"{name}_{i:03d}", metadata=meta))
+    return out
+
+
+def given_features(model: Model, motion: Motion) -> tuple[torch.Tensor, int]:
+    """``motion``'s features resampled to the frames that cover it at the model's rate, and that frame count."""
+    tm = model_frames(model, motion.frames, motion.fps)
+    return resize(model.encode(motion), tm), tm
 
 
 def conditioned(model: Model, given: Motion, kept_frames: np.ndarray, joints: set[int] | None = None, n: int = 1,
-                generator: torch.Generator | None = None, stage: int | None = None, anchored: bool = True,
+                rng: torch.Generator | None = None, stage: int | None = None, anchored: bool = True,
                 foot_fix: bool = True, name: str = "", metadata: dict | None = None) -> list[Motion]:
     """``n`` motions as long as ``given`` (and at its frame rate) that keep its ``kept_frames`` (a (T,) bool
     mask), and its ``joints`` on every frame, and generate the rest: the one move behind every operation."""
-    from .footfix import fix_feet
-
     t, fps = given.frames, given.fps
-    tm = model_frames(model, t, fps)
-    x_given = torch.nn.functional.interpolate(features_of(model, given), size=tm, mode="linear",
-                                              align_corners=False)
+    x_given, tm = given_features(model, given)
     kept = np.asarray(kept_frames, dtype=bool)
     cm = channel_mask(model, joints) if joints else np.zeros(model.enc.width)
     mask = np.maximum(resample_mask(kept.astype(np.float64), tm)[:, None], cm[None, :])
-    x = generate(model, n, tm, generator, x_given, mask, stage)
+    x = synthesize(model, n, tm, rng, x_given, mask, stage)
     jm = np.zeros(len(given.skeleton))
     if joints:
         jm[sorted(joints)] = 1.0
     jm[[j for j in range(len(jm)) if j not in model.enc.joints]] = 1.0  # not modelled: the given motion's own
     w = np.maximum(keep_weights(kept, int(round(FEATHER * fps / model.enc.fps)))[:, None], jm[None, :])
     out = []
-    for i, g in enumerate(decode(model, x, fps, t)):
+    for i, g in enumerate(to_motions(model, x, fps, t)):
         if foot_fix:
             g = fix_feet(g)
         m = composite(given, g, w, anchored=anchored)
@@ -117,22 +132,19 @@ def conditioned(model: Model, given: Motion, kept_frames: np.ndarray, joints: se
     return out
 
 
-def decode(model: Model, x: torch.Tensor, fps: float, frames: int, **kw) -> list[Motion]:
-    """Motions at ``fps`` with exactly ``frames`` frames from (n, C, T) features."""
+def to_motions(model: Model, x: torch.Tensor, fps: float, frames: int) -> list[Motion]:
+    """Full-skeleton motions at ``fps`` with exactly ``frames`` frames from (n, C, T) normalised features."""
     out = []
     for i in range(x.shape[0]):
-        m = feat.decode(x[i].T.numpy(), model.enc, **kw)
-        model_frames_ = m.frames
+        m = feat.decode(x[i].T.numpy(), model.enc)
+        labels = m.metadata.pop("contacts")  # per frame at the model's rate
         if abs(fps - m.fps) > 1e-9:
             m = m.resampled(fps)
         if m.frames < frames:
-            pad = frames - m.frames
-            m = m.replace(rotations=np.concatenate([m.rotations, np.repeat(m.rotations[-1:], pad, 0)]),
-                          translations=np.concatenate([m.translations, np.repeat(m.translations[-1:], pad, 0)]))
+            raise ValueError(f"{x.shape[-1]} model frames do not cover {frames} frames at {fps:g} fps")
         m = m.slice(0, frames)
-        # contact labels follow, nearest frame at the model's rate
-        pick = np.minimum(np.round(np.arange(m.frames) * model.enc.fps / fps).astype(int), model_frames_ - 1)
-        m.metadata["contacts"] = {k: np.asarray(v)[pick].tolist() for k, v in m.metadata["contacts"].items()}
+        pick = np.minimum(np.round(np.arange(frames) * model.enc.fps / fps).astype(int), x.shape[-1] - 1)
+        m.metadata["contacts"] = {k: np.asarray(v)[pick].tolist() for k, v in labels.items()}
         out.append(m)
     return out
 
@@ -250,22 +262,18 @@ def expand(model: Model, source: Motion, before: int, after: int, **kw) -> list[
     return conditioned(model, given, kept, **kw)
 
 
-def restyle(model: Model, content: Motion, stage: int = 1, n: int = 1, generator=None, foot_fix: bool = True,
+def restyle(model: Model, content: Motion, stage: int = 1, n: int = 1, rng=None, foot_fix: bool = True,
             name: str = "", metadata: dict | None = None) -> list[Motion]:
     """Re-styling: the content's (downsampled, low-frequency) motion replaces the style model's own at the input
     of ``stage`` and the generators from there on add the style clip's high-frequency detail. Joints the style
     model does not animate keep the content's; the path starts where the content's does."""
-    from .footfix import fix_feet
-
     t, fps = content.frames, content.fps
-    tm = model_frames(model, t, fps)
-    x_given = torch.nn.functional.interpolate(features_of(model, content), size=tm, mode="linear",
-                                              align_corners=False)
-    x = generate(model, n, tm, generator, x_given, np.ones((tm, model.enc.width)), stage)
+    x_given, tm = given_features(model, content)
+    x = synthesize(model, n, tm, rng, x_given, np.ones((tm, model.enc.width)), stage)
     w = np.zeros((t, len(content.skeleton)))
     w[:, [j for j in range(len(content.skeleton)) if j not in model.enc.joints]] = 1.0
     out = []
-    for i, g in enumerate(decode(model, x, fps, t)):
+    for i, g in enumerate(to_motions(model, x, fps, t)):
         contacts = g.metadata.get("contacts", {})
         m = _start_at(composite(content, fix_feet(g) if foot_fix else g, w, anchored=False), content)
         out.append(m.replace(name=f"{name}_{i:03d}" if n > 1 else name,

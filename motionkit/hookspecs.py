@@ -1,18 +1,58 @@
-"""The hooks a motionkit plugin can implement. Implementations may accept a subset of the arguments."""
+"""What a motionkit plugin can implement, and the contract of what it registers.
+
+A plugin is a module (or object) with functions decorated ``@motionkit.hookimpl``, listed in its distribution's
+``motionkit`` entry-point group; motionkit's own formats and commands are registered the same way. An
+implementation may accept a subset of a hook's arguments, so hooks can grow without breaking plugins.
+
+Who wins a name: pluggy calls implementations in its order — ``tryfirst`` ones first, then the others from the
+most recently registered to the first. Every built-in implementation is ``tryfirst``, so the built-ins always
+register first and any plugin that registers the same format or command name afterwards replaces them. Between two
+third-party plugins, the one registered (loaded) first is called last, so its registration is the one that stays.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
 from pluggy import HookimplMarker, HookspecMarker
 
 hookspec = HookspecMarker("motionkit")
 hookimpl = HookimplMarker("motionkit")
 
 
+@dataclass(frozen=True)
+class Format:
+    """A motion file format, as a plugin registers it.
+
+    - ``read(data: bytes, source: str) -> list[Motion]`` (``None``: cannot read). ``source`` names the file in
+      errors; bad input raises ``motionkit.errors.MotionkitError``, never anything else.
+    - ``write(motions: list[Motion], options: dict) -> bytes`` (``None``: cannot write).
+    - ``sniff(head: bytes) -> bool``: whether the first 64 bytes of a file look like this format.
+    - ``extensions``: with the dot (``(".bvh",)``); ``binary``: bytes unfit for a terminal; ``multiple``: one file
+      can hold several motions.
+    """
+
+    name: str
+    extensions: tuple[str, ...]
+    read: Callable | None
+    write: Callable | None
+    sniff: Callable[[bytes], bool]
+    binary: bool
+    multiple: bool
+    description: str = ""
+
+
 @hookspec
 def register_formats(register):
-    """Add file formats: call ``register(motionkit.io.Format(...))`` once per format.
+    """Add file formats: call ``register(motionkit.Format(...))`` once per format.
 
-    Formats are looked up by name and extension; a later registration of a name replaces an earlier one, and
-    third-party plugins are registered after the built-ins, so a plugin can override a built-in format."""
+    The last registration of a name stands: built-ins register first (their implementations are ``tryfirst``),
+    so a plugin's format of the same name replaces a built-in; of two plugins, the first loaded wins."""
 
 
 @hookspec
 def register_commands(cli):
-    """Add Click commands to the ``motionkit`` group: decorate functions with ``@cli.command()``."""
+    """Add Click commands to the ``motionkit`` group: decorate functions with ``@cli.command()``.
+
+    The last command added under a name stands: built-ins add theirs first (``tryfirst``), so a plugin's command
+    of the same name replaces a built-in; of two plugins, the first loaded wins."""

@@ -68,7 +68,7 @@ def loads(data: bytes, source: str = "model"):
     import torch
 
     from . import features as feat
-    from .train import Config, Model
+    from .model import Config, Model
 
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as z:

@@ -1,14 +1,18 @@
-"""The one plugin manager: built-in formats and commands come in through the same entry points as third parties'."""
+"""The one plugin manager: built-in formats and commands come in through the same entry points as third parties'.
+
+(Named ``registry`` because ``motionkit.plugins`` is the package of operation plugins.)"""
 from __future__ import annotations
 
 import pluggy
 
 from . import hookspecs
+from .hookspecs import Format
 
 pm = pluggy.PluginManager("motionkit")
 pm.add_hookspecs(hookspecs)
 
 _loaded = False
+_formats: tuple[tuple, dict[str, Format]] | None = None  # (the plugins it was built from, the table)
 
 
 def load_plugins() -> pluggy.PluginManager:
@@ -21,25 +25,26 @@ def load_plugins() -> pluggy.PluginManager:
     return pm
 
 
-def formats() -> dict:
-    """Name → Format for every registered format, in registration order (built-ins first)."""
-    from .io import Format
-
-    load_plugins()
-    found: dict[str, Format] = {}
-
-    def register(fmt: Format):
-        found[fmt.name] = fmt
-
-    # Built-ins register first, then third-party plugins, so a plugin may replace a built-in format by name.
-    impls = sorted(pm.hook.register_formats.get_hookimpls(), key=lambda i: not _builtin(i.plugin))
-    for impl in impls:
-        impl.function(**{name: register for name in impl.argnames})
-    return found
+def plugins_now() -> tuple:
+    """Identifies the set of registered plugins: tables built from the hooks are rebuilt when it changes."""
+    return tuple(id(p) for p in load_plugins().get_plugins())
 
 
-def _builtin(plugin) -> bool:
-    return getattr(plugin, "__name__", "").startswith("motionkit.")
+def formats() -> dict[str, Format]:
+    """Name → Format for every registered format, from one ``register_formats`` hook call (cached until a plugin
+    is added or removed). Precedence is pluggy's call order: see ``motionkit.hookspecs``."""
+    global _formats
+    key = plugins_now()
+    if _formats is None or _formats[0] != key:
+        table: dict[str, Format] = {}
+
+        def register(fmt: Format):
+            table.pop(fmt.name, None)  # a replacement goes to the end, as if registered anew
+            table[fmt.name] = fmt
+
+        pm.hook.register_formats(register=register)
+        _formats = (key, table)
+    return _formats[1]
 
 
 def plugin_list() -> list[dict]:

@@ -8,44 +8,37 @@ import click
 
 from motionkit import hookimpl
 
-from .common import parse_range, to_option
-from .models import (emit, find_model, foot_fix_option, generator, keep_option, load_model, model_option,
-                     read_source, seed_option)
+from ._shared import (count_option, default_output, emit, foot_fix_option, keep_option, length_options,
+                      load_model, model_option, output_option, parse_range, read_source, requested_frames, rng,
+                      seed_option, to_option, training_clip)
 
 
-@hookimpl
+@hookimpl(tryfirst=True)  # a built-in: plugins registering the same name replace it
 def register_commands(cli):
     @cli.command()
     @click.argument("source", required=False)
     @click.option("--roi", required=True, metavar="START:STOP", help="Frames of SOURCE (default: the training clip).")
     @click.option("--at", "at", required=True, metavar="F[,F...]", help="Output frames where copies of the ROI start.")
-    @click.option("--length", type=int, default=None, help="Output frames (default: the source's length).")
-    @click.option("--seconds", type=float, default=None, help="Output duration.")
+    @length_options
     @model_option
     @keep_option
-    @click.option("-n", "count", type=int, default=1, show_default=True, help="How many versions.")
+    @count_option(1)
     @seed_option
     @foot_fix_option
-    @click.option("-o", "--output", default=None, help="Output file or - (default: NPZ on a pipe, else MODEL-compose.bvh).")
+    @output_option()
     @to_option
     def compose(source, roi, at, length, seconds, model_path, keep, count, seed, foot_fix, output, to):
         """Place the ROI at the given frames of a new motion and generate the rest around it."""
         from motionkit import edit
         from motionkit.errors import MotionkitError
 
-        path = find_model(model_path)
-        model = load_model(path)
+        path, model = load_model(model_path)
         if source is not None:
             motion, where = read_source(source, model), source
-        elif model.clip is not None:
-            motion, where = model.clip, f"the training clip of {path}"
         else:
-            raise MotionkitError("this model file does not hold its training clip: give SOURCE", path)
+            motion, where = training_clip(model, path), f"the training clip of {path}"
         a, b = parse_range(roi, motion.frames, "--roi")
-        if length is not None and seconds is not None:
-            raise MotionkitError("give --length or --seconds, not both")
-        frames = length if length is not None else (round(seconds * motion.fps) if seconds is not None
-                                                    else motion.frames)
+        frames = requested_frames(length, seconds, motion.fps, motion.frames)
         try:
             starts = sorted(int(v) for v in at.split(","))
         except ValueError:
@@ -62,8 +55,8 @@ def register_commands(cli):
             raise MotionkitError(f"--keep needs the output ({frames} frames) no longer than {where} "
                                  f"({motion.frames} frames)")
         out = edit.compose(model, motion.slice(a, b), starts, frames, source=motion if joints else None,
-                           joints=joints, n=count, generator=generator(seed), foot_fix=foot_fix,
+                           joints=joints, n=count, rng=rng(seed), foot_fix=foot_fix,
                            name=f"{motion.name or 'motion'}_compose",
                            metadata={"operation": "compose", "model": path, "seed": seed, "roi": [a, b],
                                      "at": starts, "keep": keep})
-        emit(out, output, to, path, "compose", inputs=(source,) if source else ())
+        emit(out, output or default_output(path, "compose", count), to, inputs=(path, source))

@@ -5,15 +5,15 @@ import click
 
 from motionkit import hookimpl
 
-from .common import output_option, parse_range, to_option
+from ._shared import emit, output_option, parse_range, to_option
 
 
-@hookimpl
+@hookimpl(tryfirst=True)  # a built-in: plugins registering the same name replace it
 def register_commands(cli):
     @cli.command()
     @click.argument("input", type=str)
     @click.argument("output_arg", metavar="[OUTPUT]", required=False)
-    @output_option
+    @output_option("Output file (.bvh .glb .gltf .npz; %03d for one file per motion) or - for stdout (the default).")
     @to_option
     @click.option("--fps", type=float, default=None, help="Resample to this frame rate (slerp).")
     @click.option("--scale", type=float, default=None,
@@ -25,12 +25,11 @@ def register_commands(cli):
 
         The input format is sniffed from its first bytes; the output's comes from its extension or --to."""
         from motionkit.errors import MotionkitError
-        from motionkit.io import output_format, read_motions, write_motions
+        from motionkit.files import output_format, read_motions
 
-        if output_arg is not None:
-            if output != "-":
-                raise MotionkitError("give the output once: either as a second argument or with -o")
-            output = output_arg
+        if output_arg is not None and output is not None:
+            raise MotionkitError("give the output once: either as a second argument or with -o")
+        output = output_arg or output or "-"
 
         fmt = output_format(output, to)  # fail on a bad output before reading anything
         motions = read_motions(input)
@@ -44,6 +43,4 @@ def register_commands(cli):
                 m = m.scaled(scale)
             out.append(m)
         options = {"scale": scale} if scale and fmt.name in ("glb", "gltf") else {}
-        for path in write_motions(out, output, fmt.name, options, inputs=(input,)):
-            if path != "-":
-                click.echo(f"wrote {path}", err=True)
+        emit(out, output, fmt.name, inputs=(input,), options=options)

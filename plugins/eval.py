@@ -7,6 +7,8 @@ import click
 
 from motionkit import hookimpl
 
+from ._shared import count_option
+
 
 def _table(report: dict) -> str:
     rows = [(p["name"] or f"sample {i}", p["frames_30fps"], p["coverage"], p["global_diversity"],
@@ -26,14 +28,14 @@ def _table(report: dict) -> str:
     return "\n".join(out)
 
 
-@hookimpl
+@hookimpl(tryfirst=True)  # a built-in: plugins registering the same name replace it
 def register_commands(cli):
     @cli.command(name="eval")
     @click.argument("reference", required=False)
     @click.argument("generated", nargs=-1)
     @click.option("-m", "--model", "model_path", default=None,
                   help="Sample from this model instead of reading GENERATED (the reference: its training clip).")
-    @click.option("-n", "count", type=int, default=20, show_default=True, help="With -m: how many samples.")
+    @count_option(20, "With -m: how many samples.")
     @click.option("--length", default="2x", show_default=True, help="With -m: frames per sample, or Nx the clip's.")
     @click.option("--seed", type=int, default=0, show_default=True, help="With -m: the sampling seed.")
     @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
@@ -45,7 +47,7 @@ def register_commands(cli):
         neighbour over segments of at least 30 frames, 15-frame local windows; all at 30 fps. Any format; a file
         may hold several samples (NPZ, glTF)."""
         from motionkit.errors import MotionkitError
-        from motionkit.io import atomic_write, read_motions, refuse_overwriting_input
+        from motionkit.files import atomic_write, read_motions, refuse_overwriting_input
         from motionkit.metrics import evaluate
 
         if model_path:
@@ -68,27 +70,19 @@ def register_commands(cli):
 def _from_model(model_path, reference, generated, count, length, seed):
     """The model's own check: ``count`` samples (one batched pass, foot clean-up on, as `sample` gives them)
     against its training clip (or REFERENCE)."""
-    import torch
-
     from motionkit import edit
     from motionkit.errors import MotionkitError
-    from motionkit.footfix import fix_feet
-    from motionkit.io import read_motions
+    from motionkit.files import read_motions
 
-    from .models import find_model, load_model
+    from ._shared import load_model, rng, training_clip
 
     if generated:
         raise MotionkitError("with -m the samples come from the model: give no GENERATED files")
-    path = find_model(model_path)
-    model = load_model(path)
-    ref = read_motions(reference)[0] if reference else model.clip
-    if ref is None:
-        raise MotionkitError("this model file does not hold its training clip: give REFERENCE", path)
-    fps = ref.fps
+    path, model = load_model(model_path)
+    ref = read_motions(reference)[0] if reference else training_clip(model, path, "REFERENCE")
     try:
         frames = int(round(float(length[:-1]) * ref.frames)) if length.endswith("x") else int(length)
     except ValueError:
         raise MotionkitError(f"--length {length!r}: frames (1296) or a multiple of the clip's (2x)") from None
-    x = edit.generate(model, count, edit.model_frames(model, frames, fps), torch.Generator().manual_seed(seed))
-    gen = [fix_feet(m).replace(name=f"sample {i}") for i, m in enumerate(edit.decode(model, x, fps, frames))]
+    gen = edit.sample(model, count, frames, ref.fps, rng(seed), name="sample")
     return ref.replace(name=ref.name or path), gen

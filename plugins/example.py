@@ -5,13 +5,13 @@ import click
 
 from motionkit import hookimpl
 
-from .common import output_option, to_option
+from ._shared import emit, output_option, to_option
 
 
-@hookimpl
+@hookimpl(tryfirst=True)  # a built-in: plugins registering the same name replace it
 def register_commands(cli):
     @cli.command()
-    @output_option
+    @output_option("Output file (.bvh .glb .gltf .npz) or - for stdout (the default).")
     @to_option
     @click.option("--seconds", type=float, default=12.0, show_default=True)
     @click.option("--fps", type=float, default=30.0, show_default=True)
@@ -20,10 +20,7 @@ def register_commands(cli):
         """Write the bundled example clip: a procedurally animated humanoid dancer (motionkit's own data)."""
         from motionkit.errors import MotionkitError
         from motionkit.example import dancer
-        from motionkit.io import write_motions
 
         if not 1 <= seconds * fps:
             raise MotionkitError("--seconds × --fps must give at least one frame")
-        for path in write_motions([dancer(seconds, fps, seed)], output, to):
-            if path != "-":
-                click.echo(f"wrote {path}", err=True)
+        emit([dancer(seconds, fps, seed)], output or "-", to)

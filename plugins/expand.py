@@ -7,8 +7,8 @@ import click
 
 from motionkit import hookimpl
 
-from .common import to_option
-from .models import emit, find_model, foot_fix_option, generator, load_model, model_option, read_source, seed_option
+from ._shared import (count_option, default_output, emit, foot_fix_option, load_model, model_option, output_option,
+                      read_source, rng, seed_option, to_option)
 
 
 def duration(text: str, fps: float, what: str) -> int:
@@ -25,30 +25,29 @@ def duration(text: str, fps: float, what: str) -> int:
     return int(frames)
 
 
-@hookimpl
+@hookimpl(tryfirst=True)  # a built-in: plugins registering the same name replace it
 def register_commands(cli):
     @cli.command()
     @click.argument("source")
     @click.option("--before", default="0", show_default=True, help="Generated time before SOURCE: frames, or seconds as 5s.")
     @click.option("--after", default="0", show_default=True, help="Generated time after SOURCE: frames, or seconds as 5s.")
     @model_option
-    @click.option("-n", "count", type=int, default=1, show_default=True, help="How many versions.")
+    @count_option(1)
     @seed_option
     @foot_fix_option
-    @click.option("-o", "--output", default=None, help="Output file or - (default: NPZ on a pipe, else MODEL-expand.bvh).")
+    @output_option()
     @to_option
     def expand(source, before, after, model_path, count, seed, foot_fix, output, to):
         """Grow SOURCE with generated motion before and after it."""
         from motionkit import edit
         from motionkit.errors import MotionkitError
 
-        path = find_model(model_path)
-        model = load_model(path)
+        path, model = load_model(model_path)
         motion = read_source(source, model)
         b, a = duration(before, motion.fps, "--before"), duration(after, motion.fps, "--after")
         if a + b == 0:
             raise MotionkitError("nothing to expand: give --before and/or --after")
-        out = edit.expand(model, motion, b, a, n=count, generator=generator(seed), foot_fix=foot_fix,
+        out = edit.expand(model, motion, b, a, n=count, rng=rng(seed), foot_fix=foot_fix,
                           name=f"{motion.name or 'motion'}_expand",
                           metadata={"operation": "expand", "model": path, "seed": seed, "before": b, "after": a})
-        emit(out, output, to, path, "expand", inputs=(source,))
+        emit(out, output or default_output(path, "expand", count), to, inputs=(path, source))

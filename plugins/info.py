@@ -34,14 +34,14 @@ def describe(motion) -> dict:
     }
 
 
-@hookimpl
+@hookimpl(tryfirst=True)  # a built-in: plugins registering the same name replace it
 def register_commands(cli):
     @cli.command()
     @click.argument("file", type=str)
     @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
     def info(file, as_json):
         """Describe the motions in FILE (or - for stdin)."""
-        from motionkit.io import read_motions
+        from motionkit.files import read_motions
 
         rows = [describe(m) for m in read_motions(file)]
         if as_json:

@@ -9,12 +9,11 @@ import click
 
 from motionkit import hookimpl
 
-from .common import parse_range, to_option
-from .models import (emit, find_model, foot_fix_option, generator, keep_option, load_model, model_option,
-                     read_source, seed_option)
+from ._shared import (count_option, default_output, emit, foot_fix_option, keep_option, load_model, model_option,
+                      output_option, parse_range, read_source, rng, seed_option, to_option)
 
 
-@hookimpl
+@hookimpl(tryfirst=True)  # a built-in: plugins registering the same name replace it
 def register_commands(cli):
     @cli.command()
     @click.argument("source")
@@ -22,26 +21,25 @@ def register_commands(cli):
                   help="Frames of SOURCE to regenerate (repeat for several intervals).")
     @model_option
     @keep_option
-    @click.option("-n", "count", type=int, default=1, show_default=True, help="How many versions.")
+    @count_option(1)
     @seed_option
     @foot_fix_option
-    @click.option("-o", "--output", default=None, help="Output file or - (default: NPZ on a pipe, else MODEL-inpaint.bvh).")
+    @output_option()
     @to_option
     def inpaint(source, spans, model_path, keep, count, seed, foot_fix, output, to):
         """Regenerate the given frame intervals of SOURCE, keep the rest."""
         from motionkit import edit
         from motionkit.errors import MotionkitError
 
-        path = find_model(model_path)
-        model = load_model(path)
+        path, model = load_model(model_path)
         motion = read_source(source, model)
         ranges = sorted(parse_range(s, motion.frames) for s in spans)
         for (a0, b0), (a1, b1) in zip(ranges[:-1], ranges[1:]):
             if a1 < b0:
                 raise MotionkitError(f"--frames {a0}:{b0} and {a1}:{b1} overlap")
         joints = edit.body_part(model, keep) if keep else None
-        out = edit.inpaint(model, motion, ranges, joints=joints, n=count, generator=generator(seed),
+        out = edit.inpaint(model, motion, ranges, joints=joints, n=count, rng=rng(seed),
                            foot_fix=foot_fix, name=f"{motion.name or 'motion'}_inpaint",
                            metadata={"operation": "inpaint", "model": path, "seed": seed,
                                      "frames": [list(r) for r in ranges], "keep": keep})
-        emit(out, output, to, path, "inpaint", inputs=(source,))
+        emit(out, output or default_output(path, "inpaint", count), to, inputs=(path, source))

@@ -7,33 +7,32 @@ import click
 
 from motionkit import hookimpl
 
-from .common import to_option
-from .models import emit, find_model, foot_fix_option, generator, load_model, model_option, read_source, seed_option
+from ._shared import (count_option, default_output, emit, foot_fix_option, load_model, model_option, output_option,
+                      read_source, rng, seed_option, to_option)
 
 
-@hookimpl
+@hookimpl(tryfirst=True)  # a built-in: plugins registering the same name replace it
 def register_commands(cli):
     @cli.command()
     @click.argument("content")
     @model_option
     @click.option("--stage", type=int, default=1, show_default=True,
                   help="First generator that sees the content (0-based; higher keeps more of the content).")
-    @click.option("-n", "count", type=int, default=1, show_default=True, help="How many versions.")
+    @count_option(1)
     @seed_option
     @foot_fix_option
-    @click.option("-o", "--output", default=None, help="Output file or - (default: NPZ on a pipe, else MODEL-restyle.bvh).")
+    @output_option()
     @to_option
     def restyle(content, model_path, stage, count, seed, foot_fix, output, to):
         """Give CONTENT the style of the model's clip (same skeleton)."""
         from motionkit import edit
         from motionkit.errors import MotionkitError
 
-        path = find_model(model_path)
-        model = load_model(path)
+        path, model = load_model(model_path)
         motion = read_source(content, model)
         if not 1 <= stage < model.n_stages:
             raise MotionkitError(f"--stage {stage}: the model has stages 1 to {model.n_stages - 1}")
-        out = edit.restyle(model, motion, stage=stage, n=count, generator=generator(seed), foot_fix=foot_fix,
+        out = edit.restyle(model, motion, stage=stage, n=count, rng=rng(seed), foot_fix=foot_fix,
                            name=f"{motion.name or 'motion'}_restyle",
                            metadata={"operation": "restyle", "model": path, "seed": seed, "stage": stage})
-        emit(out, output, to, path, "restyle", inputs=(content,))
+        emit(out, output or default_output(path, "restyle", count), to, inputs=(path, content))

@@ -10,8 +10,7 @@ import click
 
 from motionkit import __version__, hookimpl
 
-from .common import parse_range
-from .models import pick_device, record_default
+from ._shared import load_model, parse_range, pick_device, record_default
 
 
 def _ints(text):
@@ -22,7 +21,7 @@ def _floats(text):
     return [float(v) for v in text.split(",")] if text else None
 
 
-@hookimpl
+@hookimpl(tryfirst=True)  # a built-in: plugins registering the same name replace it
 def register_commands(cli):
     @cli.command()
     @click.argument("clip")
@@ -51,38 +50,36 @@ def register_commands(cli):
         import torch
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-        from motionkit import train as engine
         from motionkit.errors import MotionkitError
-        from motionkit.io import atomic_write, read_bytes, read_motions
+        from motionkit.files import atomic_write, read_bytes, read_motions
+        from motionkit.model import Config, Model
         from motionkit.modelfile import dumps
-
-        from .models import load_model
+        from motionkit.train import fit
 
         output = output or os.path.splitext(os.path.basename(clip if clip != "-" else "model"))[0] + ".mkm"
         dev = pick_device(device)
         torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
+        motion = read_motions(clip)[0]  # on --resume, the clip the model was trained on
+        if frames:
+            motion = motion.slice(*parse_range(frames, motion.frames))
         if resume:
-            model = load_model(output)
-            motion = None
+            _, model = load_model(output)
         else:
-            motion = read_motions(clip)[0]
-            if frames:
-                motion = motion.slice(*parse_range(frames, motion.frames))
             its = _ints(iterations)
             if its is not None and len(its) == 1:
                 its = its * 4
-            cfg = engine.Config.from_preset(preset, iterations=its, batch=batch, d_steps=d_steps,
-                                            lambda_adv=_floats(lambda_adv), lambda_rec=_floats(lambda_rec),
-                                            transfer_layers=transfer_layers, noise=noise, seed=seed, fps=fps)
+            cfg = Config.from_preset(preset, iterations=its, batch=batch, d_steps=d_steps,
+                                     lambda_adv=_floats(lambda_adv), lambda_rec=_floats(lambda_rec),
+                                     transfer_layers=transfer_layers, noise=noise, seed=seed, fps=fps)
             if motion.duration * fps < 30:
                 raise MotionkitError(f"{clip}: the clip is too short to train on (needs at least 1 s)")
             provenance = {"clip": os.path.basename(clip), "sha256": hashlib.sha256(read_bytes(clip)).hexdigest()
                           if clip != "-" else None, "frames": frames, "motionkit": __version__,
                           "torch": torch.__version__, "device": dev, "source_fps": motion.fps}
-            model, _ = engine.new_model(motion, cfg, joints=joints.split(",") if joints else None,
-                                        contacts=contacts.split(",") if contacts else None, provenance=provenance)
-        clip_x = _clip_features(model, motion, clip, frames)
-        n_levels = len(engine.levels(model.n_stages, model.config.stages_per_level))
+            model = Model.from_clip(motion, cfg, joints=joints.split(",") if joints else None,
+                                    contacts=contacts.split(",") if contacts else None, provenance=provenance)
+        clip_x = model.encode(motion)
+        n_levels = len(model.levels)
         save = lambda m: atomic_write(output, dumps(m))  # noqa: E731
         started = time.time()
         history: dict[int, list] = {}  # level → [(iteration, losses)], for the training plot
@@ -104,7 +101,7 @@ def register_commands(cli):
                                err=True)
 
             try:
-                engine.train(model, clip_x, device=dev, progress=progress, checkpoint=save)
+                fit(model, clip_x, device=dev, progress=progress, checkpoint=save)
             except KeyboardInterrupt:
                 if model.trained_levels:
                     save(model)
@@ -119,33 +116,16 @@ def register_commands(cli):
 
 def _plots(model, output, history):
     """The training plot and a look at three samples, so a user sees what they got without a DCC."""
-    import torch
-
     from motionkit import edit
-    from motionkit.footfix import fix_feet
+    from motionkit.render import plot_losses, render
 
-    from .preview import plot_losses, render
+    from ._shared import rng
 
     stem = os.path.splitext(output)[0]
     if history:
         plot_losses(history, f"{stem}-losses.png")
         click.echo(f"wrote {stem}-losses.png", err=True)
-    fps = float(model.provenance.get("source_fps") or model.enc.fps)
-    frames = int(round(model.lengths[-1] / model.enc.fps * fps))
-    x = edit.generate(model, 3, model.lengths[-1], torch.Generator().manual_seed(0))
-    samples = [fix_feet(m).replace(name=f"sample {i + 1}") for i, m in enumerate(edit.decode(model, x, fps, frames))]
+    frames = int(round(model.lengths[-1] / model.enc.fps * model.source_fps))
+    samples = [m.replace(name=f"sample {i + 1}") for i, m in enumerate(edit.sample(model, 3, frames, rng=rng(0)))]
     render(samples, f"{stem}-preview.gif", fps=10.0, size=(720, 300))
     click.echo(f"wrote {stem}-preview.gif (three samples)", err=True)
-
-
-def _clip_features(model, motion, clip, frames):
-    import torch
-
-    from motionkit import features as feat
-    from motionkit.io import read_motions
-
-    if motion is None:  # resuming: the clip must be the one the model was trained on
-        motion = read_motions(clip)[0]
-        if frames:
-            motion = motion.slice(*parse_range(frames, motion.frames))
-    return torch.tensor(feat.encode(motion, model.enc).T[None], dtype=torch.float32)

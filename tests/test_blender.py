@@ -12,7 +12,7 @@ import pytest
 from conftest import clip, require_clients, run_cli
 
 from motionkit import anatomy
-from motionkit.io import read_motions
+from motionkit.files import read_motions
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 

@@ -123,7 +123,7 @@ def test_frame_time_snapping(ft, fps):
 
 
 def test_reads_from_stdin_bytes_the_same(tmp_path):
-    from motionkit.io import read_motions
+    from motionkit.files import read_motions
 
     p = tmp_path / "s.bvh"
     p.write_bytes(SMALL)

@@ -6,32 +6,34 @@ from conftest import CLIPS, clip, run_cli
 
 from motionkit import features as feat
 from motionkit import gan, modelfile
-from motionkit import train as engine
+from motionkit.model import Config, Model, draw_noise, levels, pyramid_lengths, resize
+from motionkit.train import fit
 from motionkit.errors import MotionkitError
-from motionkit.io import read_motions
+from motionkit.files import read_motions
 
 
 def tiny(name="Joe_Salsa-Dancing-6", seconds=3.0, **cfg):
     m = read_motions(str(clip(name)))[0]
     m = m.slice(0, int(seconds * m.fps))
-    config = engine.Config.from_preset("fast", **{"iterations": [3] * 4, "batch": 2, "d_steps": 1, **cfg})
-    model, x = engine.new_model(m, config)
+    config = Config.from_preset("fast", **{"iterations": [3] * 4, "batch": 2, "d_steps": 1, **cfg})
+    model = Model.from_clip(m, config)
+    x = model.encode(m)
     return m, model, x
 
 
 def test_pyramid_lengths_match_ganimator_on_salsa():
-    assert engine.pyramid_lengths(648) == [129, 172, 229, 305, 406, 541, 648]
-    assert engine.levels(7) == [[0, 1], [2, 3], [4, 5], [6]]
+    assert pyramid_lengths(648) == [129, 172, 229, 305, 406, 541, 648]
+    assert levels(7) == [[0, 1], [2, 3], [4, 5], [6]]
     for t in (90, 200, 361, 1000):
-        lengths = engine.pyramid_lengths(t)
+        lengths = pyramid_lengths(t)
         assert lengths[-1] == t and all(b > a for a, b in zip(lengths, lengths[1:]))  # no duplicated last stage
 
 
 def test_noise_amplitudes_are_rmse_and_never_zero():
     m, model, x = tiny(seconds=10)
-    reals = engine.real_pyramid(x, model.lengths)
+    reals = [resize(x, n) for n in model.lengths]
     assert model.amplitudes[0] == pytest.approx(float(reals[0].pow(2).mean().sqrt()), rel=1e-5)
-    up = engine.resize(reals[2], model.lengths[3])
+    up = resize(reals[2], model.lengths[3])
     assert model.amplitudes[3] == pytest.approx(float((up - reals[3]).pow(2).mean().sqrt()), rel=1e-5)
     assert all(a > 0 for a in model.amplitudes)
     assert model.z_star.shape == (1, x.shape[1], model.lengths[0])
@@ -82,7 +84,7 @@ def test_encoding_round_trip_and_rules():
 def test_tiny_training_has_finite_losses_and_falling_reconstruction():
     m, model, x = tiny(iterations=[100, 1, 1, 1], batch=2)
     recs = []
-    engine.train(model, x, progress=lambda level, it, total, losses: recs.append(losses) if level == 0 else None)
+    fit(model, x, progress=lambda level, it, total, losses: recs.append(losses) if level == 0 else None)
     assert all(np.isfinite(v) for r in recs for v in r.values())
     first, last = np.mean([r["rec"] for r in recs[:5]]), np.mean([r["rec"] for r in recs[-5:]])
     assert last < 0.8 * first, (first, last)
@@ -91,7 +93,7 @@ def test_tiny_training_has_finite_losses_and_falling_reconstruction():
 
 def test_save_load_is_bit_exact_and_sampling_deterministic():
     m, model, x = tiny()
-    engine.train(model, x)
+    fit(model, x)
     data = modelfile.dumps(model)
     again = modelfile.loads(data)
     for g1, g2 in zip(model.generators, again.generators):
@@ -106,10 +108,10 @@ def test_save_load_is_bit_exact_and_sampling_deterministic():
 
 def test_noise_is_one_value_per_frame_for_all_channels_unless_full():
     shape, g = (3, 10, 200), torch.Generator().manual_seed(0)
-    z = engine.draw_noise(engine.Config.from_preset("fast"), shape, g)
+    z = draw_noise(Config.from_preset("fast"), shape, g)
     assert z.shape == shape and torch.equal(z, z[:, :1].expand(shape))  # GANimator's default
     assert not torch.equal(z[0], z[1]) and 0.8 < float(z.std()) < 1.2
-    full = engine.draw_noise(engine.Config.from_preset("fast", noise="full"), shape, g)
+    full = draw_noise(Config.from_preset("fast", noise="full"), shape, g)
     assert not torch.equal(full[:, 0], full[:, 1]) and 0.8 < float(full.std()) < 1.2
 
 
@@ -131,8 +133,8 @@ def test_model_file_without_a_noise_setting_samples_with_per_channel_noise():
 def test_same_seed_same_model():
     _, m1, x1 = tiny(seed=3)
     _, m2, x2 = tiny(seed=3)
-    engine.train(m1, x1)
-    engine.train(m2, x2)
+    fit(m1, x1)
+    fit(m2, x2)
     assert modelfile.dumps(m1) == modelfile.dumps(m2)
 
 
@@ -145,10 +147,10 @@ def test_interrupted_training_resumes():
 
     saved = []
     with pytest.raises(KeyboardInterrupt):
-        engine.train(model, x, progress=stop, checkpoint=lambda mm: saved.append(modelfile.dumps(mm)))
+        fit(model, x, progress=stop, checkpoint=lambda mm: saved.append(modelfile.dumps(mm)))
     resumed = modelfile.loads(saved[-1])
     assert resumed.trained_levels == 2
-    engine.train(resumed, x)
+    fit(resumed, x)
     assert resumed.trained_levels == 4
 
 

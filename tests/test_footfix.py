@@ -5,7 +5,7 @@ import pytest
 
 from motionkit import anatomy, features, footfix
 from motionkit import rotations as rot
-from motionkit.io import read_motions
+from motionkit.files import read_motions
 
 from conftest import SHARED
 

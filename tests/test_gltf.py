@@ -8,7 +8,7 @@ from conftest import clip, require_clients
 from gltf_validator import validate, validator_dir
 
 from motionkit.formats import bvh, gltf
-from motionkit.io import read_motions
+from motionkit.files import read_motions
 
 needs_validator = pytest.mark.skipif(validator_dir() is None and not require_clients(),
                                      reason="gltf-validator not installed (.ci/run installs it)")

@@ -8,7 +8,7 @@ from conftest import clip, run_cli
 from motionkit import metrics
 from motionkit import rotations as rot
 from motionkit.errors import MotionkitError
-from motionkit.io import read_motions
+from motionkit.files import read_motions
 
 
 def load(name):

@@ -6,7 +6,7 @@ from conftest import clip
 from motionkit import anatomy
 from motionkit.errors import MotionkitError
 from motionkit.formats import npz
-from motionkit.io import read_motions
+from motionkit.files import read_motions
 from motionkit.motion import stack
 
 

@@ -5,9 +5,10 @@ import pytest
 from conftest import clip, require_clients, run_cli
 from gltf_validator import validate, validator_dir
 
-from motionkit import layout, modelfile
-from motionkit import train as engine
-from motionkit.io import read_motions
+from motionkit import modelfile, placement
+from motionkit.model import Config, Model, draw_noise, levels, pyramid_lengths, resize
+from motionkit.train import fit
+from motionkit.files import read_motions
 
 SALSA = clip("Joe_Salsa-Dancing-6")
 
@@ -15,9 +16,10 @@ SALSA = clip("Joe_Salsa-Dancing-6")
 @pytest.fixture(scope="module")
 def salsa_model(tmp_path_factory):
     m = read_motions(str(SALSA))[0].slice(0, 300)
-    config = engine.Config.from_preset("fast", iterations=[30, 20, 10, 5], batch=2, d_steps=1)
-    model, x = engine.new_model(m, config)
-    engine.train(model, x)
+    config = Config.from_preset("fast", iterations=[30, 20, 10, 5], batch=2, d_steps=1)
+    model = Model.from_clip(m, config)
+    x = model.encode(m)
+    fit(model, x)
     path = tmp_path_factory.mktemp("model") / "salsa.mkm"
     path.write_bytes(modelfile.dumps(model))
     return path
@@ -111,11 +113,11 @@ def test_crowd_one_scene_no_overlaps(salsa_model, tmp_path):
     run_cli("crowd", "-n", "9", "--seconds", "4", "--layout", "circle", "-m", salsa_model, "--seed", "5", "-o", out)
     got = read_motions(str(out))
     assert len(got) == 9 and all(m.frames == 120 for m in got)
-    assert layout.overlapping(got) == []
+    assert placement.overlapping(got) == []
     glb = tmp_path / "crowd.glb"
     run_cli("crowd", "-n", "4", "--seconds", "2", "-m", salsa_model, "--seed", "5", "-o", glb)
     back = read_motions(str(glb))
-    assert len(back) == 4 and layout.overlapping(back) == []
+    assert len(back) == 4 and placement.overlapping(back) == []
 
 
 def test_restyle_needs_the_same_skeleton(salsa_model):
@@ -126,9 +128,10 @@ def test_restyle_needs_the_same_skeleton(salsa_model):
 
 def test_restyle_xia_normal_with_a_proud_model(tmp_path):
     proud = read_motions(str(clip("Xia_proud")))[0]
-    config = engine.Config.from_preset("fast", iterations=[20, 10, 5, 5], batch=2, d_steps=1)
-    model, x = engine.new_model(proud, config)
-    engine.train(model, x)
+    config = Config.from_preset("fast", iterations=[20, 10, 5, 5], batch=2, d_steps=1)
+    model = Model.from_clip(proud, config)
+    x = model.encode(proud)
+    fit(model, x)
     path = tmp_path / "proud.mkm"
     path.write_bytes(modelfile.dumps(model))
     out = tmp_path / "restyled.bvh"
@@ -206,4 +209,4 @@ def test_the_design_cards_lines_work_verbatim(tmp_path):
                        atol=1e-5)
     run_cli("crowd", "-n", "50", "-o", "crowd.gltf", cwd=tmp_path)
     crowd = read_motions(str(tmp_path / "crowd.gltf"))
-    assert len(crowd) == 50 and layout.overlapping(crowd) == []
+    assert len(crowd) == 50 and placement.overlapping(crowd) == []

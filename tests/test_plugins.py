@@ -7,8 +7,8 @@ from click.testing import CliRunner
 from conftest import clip
 
 from motionkit import hookimpl
-from motionkit.cli import cli, register_plugin_commands
-from motionkit.io import Format
+from motionkit import Format
+from motionkit.cli import cli
 from motionkit.registry import formats, load_plugins, plugin_list
 
 
@@ -42,7 +42,7 @@ class ThirdParty:
         @cli.command(name="height")
         @click.argument("file")
         def height(file):
-            from motionkit.io import read_motions
+            from motionkit.files import read_motions
 
             click.echo(f"{read_motions(file)[0].skeleton.height():.3f}")
 
@@ -52,8 +52,6 @@ def test_third_party_format_and_command_from_the_cli(tmp_path):
     plugin = ThirdParty()
     pm.register(plugin, name="thirdparty_csv")
     try:
-        register_plugin_commands()
-        plugin.register_commands(cli=cli)  # commands of a plugin registered after start-up
         runner = CliRunner()
         res = runner.invoke(cli, ["formats", "--json"])
         assert "rootcsv" in [f["name"] for f in json.loads(res.output)]

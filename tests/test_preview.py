@@ -5,7 +5,7 @@ import pytest
 from conftest import CLIPS, clip, run_cli
 from PIL import Image
 
-from motionkit.io import read_motions, write_motions
+from motionkit.files import read_motions, write_motions
 
 
 def frames_of(path):

@@ -15,7 +15,7 @@ def footprint(m: Motion) -> tuple[np.ndarray, np.ndarray]:
     return xz.min(axis=0), xz.max(axis=0)
 
 
-def place(motions: list[Motion], layout: str = "grid", margin: float | None = None,
+def place_crowd(motions: list[Motion], layout: str = "grid", margin: float | None = None,
           rng: np.random.Generator | None = None) -> list[Motion]:
     """The motions moved on the ground (root x/z) so that no two footprints (plus ``margin``, in the motions'
     units; default a quarter of the skeleton's height) overlap. Footprint centres go to the layout's cells."""

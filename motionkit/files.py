@@ -1,35 +1,17 @@
-"""Reading and writing motion files through the registered formats: sniffing, stdin/stdout, atomic writes."""
+"""Motion files through the registered formats: reading (sniffing, stdin), writing (stdout, atomic writes)."""
 from __future__ import annotations
 
 import os
 import sys
 import tempfile
-from dataclasses import dataclass
-from typing import Callable
 
 from .errors import MotionkitError
+from .hookspecs import Format
 from .motion import Motion
 
 
-@dataclass(frozen=True)
-class Format:
-    """A file format. ``read(data, source)`` → list of Motions; ``write(motions, options)`` → bytes.
-
-    ``sniff(head)`` says whether the first bytes of a file look like this format; ``multiple`` whether one file
-    can hold several motions; ``binary`` whether the bytes are unfit for a terminal."""
-
-    name: str
-    extensions: tuple[str, ...]
-    read: Callable | None
-    write: Callable | None
-    sniff: Callable[[bytes], bool]
-    binary: bool
-    multiple: bool
-    description: str = ""
-
-
 def _formats() -> dict[str, Format]:
-    from .registry import formats
+    from .registry import formats  # the plugin manager loads the format modules, which import this one
 
     return formats()
 
