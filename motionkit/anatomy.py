@@ -23,6 +23,17 @@ def guess_units(skeleton: Skeleton) -> tuple[str, float]:
     return "m", 1.0
 
 
+FINGERS = ("thumb", "index", "middle", "ring", "pinky", "finger")
+
+
+def animated_joints(motion: Motion) -> list[int]:
+    """The joints worth modelling and evaluating: the root, and every joint whose rotation moves in the clip,
+    minus fingers."""
+    moving = np.ptp(motion.rotations, axis=0).max(axis=-1) > 1e-6
+    return [j for j, n in enumerate(motion.skeleton.names)
+            if j == 0 or (moving[j] and not any(f in n.lower() for f in FINGERS))]
+
+
 def leaves(skeleton: Skeleton) -> list[int]:
     return [j for j, kids in enumerate(skeleton.children) if not kids]
 

@@ -4,8 +4,7 @@ Per frame at 30 fps: the 6D rotation of each modelled joint | one contact label 
 x and z velocity and y height (in body heights, so every rig is on one scale). Features are normalised per
 channel with the clip's statistics, which the model keeps.
 
-Which joints are modelled is a rule, not a table: every joint whose rotation moves in the clip, minus fingers
-(by name), the root always; overridable. Joints not modelled keep the clip's average rotation (and translation)
+Which joints are modelled is a rule, not a table (``anatomy.animated_joints``); overridable. Joints not modelled keep the clip's average rotation (and translation)
 when a feature sequence is turned back into a Motion, so the output has the full original skeleton.
 """
 from __future__ import annotations
@@ -19,14 +18,7 @@ from . import rotations as rot
 from .errors import MotionkitError
 from .motion import Motion, Skeleton
 
-FINGERS = ("thumb", "index", "middle", "ring", "pinky", "finger")
 CONTACT_SPEED = 0.01  # body heights per frame at 30 fps: GANimator's 0.018 m for a 1.8 m human
-
-
-def default_joints(motion: Motion) -> list[int]:
-    moving = np.ptp(motion.rotations, axis=0).max(axis=-1) > 1e-6
-    return [j for j, n in enumerate(motion.skeleton.names)
-            if j == 0 or (moving[j] and not any(f in n.lower() for f in FINGERS))]
 
 
 @dataclass
@@ -78,7 +70,7 @@ def make_encoding(motion: Motion, fps: float = 30.0, joints: list[str] | None = 
     """Choose joints and contacts for ``motion`` (names override the rules) and fit the normalisation."""
     sk = motion.skeleton
     m = motion.resampled(fps)
-    jidx = sorted({0, *[sk.index(n) for n in joints]}) if joints else default_joints(m)
+    jidx = sorted({0, *[sk.index(n) for n in joints]}) if joints else anatomy.animated_joints(m)
     cidx = [sk.index(n) for n in contacts] if contacts else anatomy.guess_contacts(m)
     q = rot.make_continuous(m.rotations, axis=0)
     mean_q = rot.normalize(q.mean(axis=0) + 1e-12 * rot.identity((len(sk),)))

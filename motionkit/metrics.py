@@ -27,7 +27,7 @@ import numpy as np
 from . import anatomy
 from . import rotations as rot
 from .errors import MotionkitError
-from .features import FINGERS, contact_labels
+from .features import contact_labels
 from .motion import Motion
 
 EVAL_FPS = 30.0
@@ -69,9 +69,7 @@ def feature_spec(reference: Motion) -> FeatureSpec:
     if all(n in bare for n in MIXAMO_24 + MIXAMO_CONTACTS):
         return FeatureSpec([sk.names[bare.index(n)] for n in MIXAMO_24],
                            [sk.names[bare.index(n)] for n in MIXAMO_CONTACTS])
-    moving = np.ptp(reference.rotations, axis=0).max(axis=-1) > 1e-6
-    joints = [n for j, n in enumerate(sk.names)
-              if (moving[j] or j == 0) and not any(f in n.lower() for f in FINGERS)]
+    joints = [sk.names[j] for j in anatomy.animated_joints(reference)]
     contacts = [sk.names[j] for j in anatomy.guess_contacts(reference)]
     return FeatureSpec(joints, contacts)
 

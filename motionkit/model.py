@@ -171,6 +171,10 @@ class Model:
         """The training clip's own frame rate: outputs come at it unless asked otherwise."""
         return float(self.provenance.get("source_fps") or self.enc.fps)
 
+    def clip_frames(self, fps: float) -> int:
+        """The training clip's length in frames at ``fps``: the default length of a sample."""
+        return int(round(self.lengths[-1] / self.enc.fps * fps))
+
     def encode(self, motion) -> torch.Tensor:
         """(1, C, T) normalised features of ``motion`` (same skeleton) at the model's frame rate."""
         return torch.tensor(feat.encode(motion, self.enc).T[None], dtype=torch.float32)

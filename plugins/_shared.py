@@ -51,6 +51,13 @@ def to_option(f):
     return click.option("--to", "to", default=None, help="Output format when the extension does not say (e.g. on -).")(f)
 
 
+def operation_options(f):
+    """What every editing command takes, in one order: -m, -n, --seed, --foot-fix, -o, --to."""
+    for option in reversed([model_option, count_option(1), seed_option, foot_fix_option, output_option(), to_option]):
+        f = option(f)
+    return f
+
+
 # ---- values -----------------------------------------------------------------------------------------------------
 
 def parse_range(text: str, frames: int | None = None, what: str = "--frames") -> tuple[int, int]:

@@ -8,9 +8,8 @@ import click
 
 from motionkit import hookimpl
 
-from ._shared import (count_option, default_output, emit, foot_fix_option, keep_option, length_options,
-                      load_model, model_option, output_option, parse_range, read_source, requested_frames, rng,
-                      seed_option, to_option, training_clip)
+from ._shared import (default_output, emit, keep_option, length_options, load_model, operation_options, parse_range,
+                      read_source, requested_frames, rng, training_clip)
 
 
 @hookimpl(tryfirst=True)  # a built-in: plugins registering the same name replace it
@@ -20,13 +19,8 @@ def register_commands(cli):
     @click.option("--roi", required=True, metavar="START:STOP", help="Frames of SOURCE (default: the training clip).")
     @click.option("--at", "at", required=True, metavar="F[,F...]", help="Output frames where copies of the ROI start.")
     @length_options
-    @model_option
     @keep_option
-    @count_option(1)
-    @seed_option
-    @foot_fix_option
-    @output_option()
-    @to_option
+    @operation_options
     def compose(source, roi, at, length, seconds, model_path, keep, count, seed, foot_fix, output, to):
         """Place the ROI at the given frames of a new motion and generate the rest around it."""
         from motionkit import edit

@@ -36,7 +36,7 @@ def register_commands(cli):
 
         path, model = load_model(model_path)
         fps = model.source_fps
-        length = requested_frames(length, seconds, fps, int(round(model.lengths[-1] / model.enc.fps * fps)))
+        length = requested_frames(length, seconds, fps, model.clip_frames(fps))
         # --offset-time: generate a second more and start each character somewhere in that second
         extra = int(math.ceil(fps)) if offset_time else 0
         motions = edit.sample(model, count, length + extra, fps, rng(seed), foot_fix=foot_fix, name="crowd",

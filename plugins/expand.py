@@ -7,8 +7,7 @@ import click
 
 from motionkit import hookimpl
 
-from ._shared import (count_option, default_output, emit, foot_fix_option, load_model, model_option, output_option,
-                      read_source, rng, seed_option, to_option)
+from ._shared import default_output, emit, load_model, operation_options, read_source, rng
 
 
 def duration(text: str, fps: float, what: str) -> int:
@@ -31,12 +30,7 @@ def register_commands(cli):
     @click.argument("source")
     @click.option("--before", default="0", show_default=True, help="Generated time before SOURCE: frames, or seconds as 5s.")
     @click.option("--after", default="0", show_default=True, help="Generated time after SOURCE: frames, or seconds as 5s.")
-    @model_option
-    @count_option(1)
-    @seed_option
-    @foot_fix_option
-    @output_option()
-    @to_option
+    @operation_options
     def expand(source, before, after, model_path, count, seed, foot_fix, output, to):
         """Grow SOURCE with generated motion before and after it."""
         from motionkit import edit

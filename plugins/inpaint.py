@@ -9,8 +9,7 @@ import click
 
 from motionkit import hookimpl
 
-from ._shared import (count_option, default_output, emit, foot_fix_option, keep_option, load_model, model_option,
-                      output_option, parse_range, read_source, rng, seed_option, to_option)
+from ._shared import default_output, emit, keep_option, load_model, operation_options, parse_range, read_source, rng
 
 
 @hookimpl(tryfirst=True)  # a built-in: plugins registering the same name replace it
@@ -19,13 +18,8 @@ def register_commands(cli):
     @click.argument("source")
     @click.option("--frames", "spans", multiple=True, required=True, metavar="START:STOP",
                   help="Frames of SOURCE to regenerate (repeat for several intervals).")
-    @model_option
     @keep_option
-    @count_option(1)
-    @seed_option
-    @foot_fix_option
-    @output_option()
-    @to_option
+    @operation_options
     def inpaint(source, spans, model_path, keep, count, seed, foot_fix, output, to):
         """Regenerate the given frame intervals of SOURCE, keep the rest."""
         from motionkit import edit

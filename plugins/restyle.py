@@ -7,22 +7,16 @@ import click
 
 from motionkit import hookimpl
 
-from ._shared import (count_option, default_output, emit, foot_fix_option, load_model, model_option, output_option,
-                      read_source, rng, seed_option, to_option)
+from ._shared import default_output, emit, load_model, operation_options, read_source, rng
 
 
 @hookimpl(tryfirst=True)  # a built-in: plugins registering the same name replace it
 def register_commands(cli):
     @cli.command()
     @click.argument("content")
-    @model_option
     @click.option("--stage", type=int, default=1, show_default=True,
                   help="First generator that sees the content (0-based; higher keeps more of the content).")
-    @count_option(1)
-    @seed_option
-    @foot_fix_option
-    @output_option()
-    @to_option
+    @operation_options
     def restyle(content, model_path, stage, count, seed, foot_fix, output, to):
         """Give CONTENT the style of the model's clip (same skeleton)."""
         from motionkit import edit

@@ -49,7 +49,6 @@ def register_commands(cli):
                                        n=count, rng=rng(seed), foot_fix=foot_fix, name="sample",
                                        metadata={**meta, "keep": keep})
         else:
-            frames = requested_frames(length, seconds, out_fps,
-                                      int(round(model.lengths[-1] / model.enc.fps * out_fps)))
+            frames = requested_frames(length, seconds, out_fps, model.clip_frames(out_fps))
             motions = edit.sample(model, count, frames, out_fps, rng(seed), foot_fix=foot_fix, metadata=meta)
         emit(motions, output or default_output(path, "sample", count), to, inputs=(path, source))

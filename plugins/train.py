@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import time
 
 import click
@@ -83,7 +84,7 @@ def register_commands(cli):
         save = lambda m: atomic_write(output, dumps(m))  # noqa: E731
         started = time.time()
         history: dict[int, list] = {}  # level → [(iteration, losses)], for the training plot
-        live = click.get_text_stream("stderr").isatty()
+        live = sys.stderr.isatty()
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                       TextColumn("{task.fields[losses]}"), TimeRemainingColumn(), transient=False,
                       disable=not live) as bar:
@@ -125,7 +126,7 @@ def _plots(model, output, history):
     if history:
         plot_losses(history, f"{stem}-losses.png")
         click.echo(f"wrote {stem}-losses.png", err=True)
-    frames = int(round(model.lengths[-1] / model.enc.fps * model.source_fps))
-    samples = [m.replace(name=f"sample {i + 1}") for i, m in enumerate(edit.sample(model, 3, frames, rng=rng(0)))]
+    samples = edit.sample(model, 3, model.clip_frames(model.source_fps), rng=rng(0))
+    samples = [m.replace(name=f"sample {i + 1}") for i, m in enumerate(samples)]
     render(samples, f"{stem}-preview.gif", fps=10.0, size=(720, 300))
     click.echo(f"wrote {stem}-preview.gif (three samples)", err=True)

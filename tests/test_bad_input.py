@@ -2,7 +2,7 @@
 import os
 
 import pytest
-from conftest import clip, run_cli
+from conftest import clip, run_process
 
 SALSA = clip("Joe_Salsa-Dancing-6").read_bytes()
 SALSA_LINES = SALSA.decode().splitlines(keepends=True)
@@ -61,51 +61,51 @@ def test_bad_file_gives_one_line(tmp_path, name):
     ext = {"bad_npz": ".npz", "bad_glb": ".glb"}.get(name, ".bvh")
     path = tmp_path / f"{name}{ext}"
     path.write_bytes(data)
-    proc = run_cli("info", path, check=False, timeout=30)
+    proc = run_process("info", path, check=False, timeout=30)
     check_one_line_error(proc, path, fragment)
-    proc = run_cli("convert", path, "-o", tmp_path / "out.glb", check=False, timeout=30)
+    proc = run_process("convert", path, "-o", tmp_path / "out.glb", check=False, timeout=30)
     check_one_line_error(proc, path, fragment)
     assert not (tmp_path / "out.glb").exists()
 
 
 def test_bad_file_on_stdin(tmp_path):
-    proc = run_cli("convert", "-", "-o", tmp_path / "x.bvh", input=SALSA[:50000], check=False, timeout=30)
+    proc = run_process("convert", "-", "-o", tmp_path / "x.bvh", input=SALSA[:50000], check=False, timeout=30)
     check_one_line_error(proc, "<stdin>", "truncated")
 
 
 def test_missing_directory_unreadable_and_unknown_extension(tmp_path):
-    check_one_line_error(run_cli("info", tmp_path / "nope.bvh", check=False), tmp_path / "nope.bvh", "no such file")
-    check_one_line_error(run_cli("info", tmp_path, check=False), tmp_path, "is a directory")
+    check_one_line_error(run_process("info", tmp_path / "nope.bvh", check=False), tmp_path / "nope.bvh", "no such file")
+    check_one_line_error(run_process("info", tmp_path, check=False), tmp_path, "is a directory")
     secret = tmp_path / "secret.bvh"
     secret.write_bytes(SALSA)
     secret.chmod(0)
     if os.geteuid() != 0:  # root reads anything
-        check_one_line_error(run_cli("info", secret, check=False), secret, "permission denied")
+        check_one_line_error(run_process("info", secret, check=False), secret, "permission denied")
     secret.chmod(0o644)
-    proc = run_cli("convert", secret, "-o", tmp_path / "out.fbx", check=False)
+    proc = run_process("convert", secret, "-o", tmp_path / "out.fbx", check=False)
     assert proc.returncode != 0 and "out.fbx" in proc.stderr.decode() and "Traceback" not in proc.stderr.decode()
 
 
 def test_debug_shows_the_traceback(tmp_path):
     path = tmp_path / "e.bvh"
     path.write_bytes(b"")
-    proc = run_cli("--debug", "info", path, check=False)
+    proc = run_process("--debug", "info", path, check=False)
     assert proc.returncode != 0 and "Traceback" in proc.stderr.decode()
 
 
 def test_output_equal_to_input_is_refused(tmp_path):
     path = tmp_path / "s.bvh"
     path.write_bytes(SALSA)
-    proc = run_cli("convert", path, "-o", path, check=False)
+    proc = run_process("convert", path, "-o", path, check=False)
     check_one_line_error(proc, path, "same file as an input")
     assert path.read_bytes() == SALSA
     link = tmp_path / "link.bvh"
     link.symlink_to(path)
-    assert run_cli("convert", path, "-o", link, check=False).returncode != 0
+    assert run_process("convert", path, "-o", link, check=False).returncode != 0
     assert path.read_bytes() == SALSA
 
 
 def test_unknown_content_without_a_known_extension(tmp_path):
     path = tmp_path / "mystery.dat"
     path.write_bytes(b"\x01\x02 hello")
-    check_one_line_error(run_cli("info", path, check=False), path, "unrecognised file format")
+    check_one_line_error(run_process("info", path, check=False), path, "unrecognised file format")

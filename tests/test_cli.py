@@ -141,3 +141,17 @@ def test_example_is_a_valid_dancer(tmp_path):
     other = tmp_path / "other.bvh"
     run_cli("example", "-o", other, "--seconds", "6", "--seed", "3")
     assert other.read_bytes() != out.read_bytes()
+
+
+def test_generating_never_imports_the_training_loop(tmp_path):
+    """The model (motionkit.model) stands apart from its training loop (motionkit.train): sampling, editing and
+    loading a model file do not load the loop."""
+    code = ("import sys, motionkit.edit, motionkit.modelfile; from motionkit.cli import cli; "
+            "from click.testing import CliRunner; "
+            f"r = CliRunner().invoke(cli, ['sample', '-m', {str(tmp_path / 'm.mkm')!r}, '-o', {str(tmp_path / 's.bvh')!r}]); "
+            "assert r.exit_code == 0, r.output; print('motionkit.train' in sys.modules)")
+    run_cli("train", clip("Xia_proud"), "-o", tmp_path / "m.mkm", "--iterations", "1", "--batch", "1",
+            "--d-steps", "1", "--no-plots", cwd=tmp_path)
+    proc = subprocess.run([os.sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False"
