@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 
 def run(clip: str, budget: float, preset: str, workdir: str) -> dict:
-    from motionkit.train import PRESETS
+    from motionkit.model import PRESETS
 
     its = [max(1, round(n * budget)) for n in PRESETS[preset]["iterations"]]
     model = os.path.join(workdir, f"{os.path.splitext(os.path.basename(clip))[0]}-{budget:g}.mkm")
@@ -29,8 +29,9 @@ def run(clip: str, budget: float, preset: str, workdir: str) -> dict:
                             stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage: its peak RSS
     wall = time.perf_counter() - t
-    if os.waitstatus_to_exitcode(status):
-        raise SystemExit(f"motionkit train {clip} failed ({proc.returncode})")
+    code = os.waitstatus_to_exitcode(status)
+    if code:
+        raise SystemExit(f"motionkit train {clip} failed ({code})")
     out = subprocess.run(["motionkit", "eval", "-m", model, "-n", "20", "--length", "2x", "--json"], check=True,
                          cwd=workdir, capture_output=True, text=True).stdout
     r = json.loads(out)

@@ -63,7 +63,8 @@ def build(motions: list[Motion], options: dict | None = None) -> tuple[g.GLTF2, 
     options = options or {}
     gltf = g.GLTF2(asset=g.Asset(generator="motionkit", version="2.0"), scene=0, scenes=[g.Scene(nodes=[])])
     b = _Builder(gltf)
-    scales = [options["scale"] if options.get("scale") else anatomy.guess_units(m.skeleton)[1] for m in motions]
+    scales = [options["scale"] if options.get("scale") else anatomy.guess_units(anatomy.body_height(m))[1]
+              for m in motions]
     placements = options.get("placements") or default_placements(motions, scales)
     anim = g.Animation(name="motionkit", samplers=[], channels=[])
     times: dict[tuple[int, float], int] = {}

@@ -1,47 +1,138 @@
-"""Rules that read a skeleton the way an animator would, for any rig: units, feet, body parts.
+"""Rules that read a rig the way an animator would, from what the clip does: size and units, the joint that
+carries the character's travel, the feet it stands on, its digits.
 
-Nothing here looks joints up in a table: GANimator's per-skeleton joint database (and a re-implementation's
-pick-by-index) is exactly what breaks on a new rig.
+Nothing here looks joints up by name or trusts the rest pose: GANimator's per-skeleton joint database (and a
+re-implementation's pick-by-index) is exactly what breaks on a new rig, and game rigs often keep a rest pose that
+does not stand (bones along +X) above a static root.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from . import rotations as rot
 from .motion import Motion, Skeleton
 
-# (name, metres per unit, smallest rest height in units for which we believe it)
+# (name, metres per unit, smallest body height in units for which we believe it)
 _UNITS = [("mm", 0.001, 5000.0), ("cm", 0.01, 50.0), ("in", 0.0254, 5.0), ("m", 1.0, 0.0)]
+STILL = 1e-6  # a channel whose range over the clip is below this (radians-ish, or body heights) does not move
+CONTACT_SPEED = 0.01  # body heights per frame at 30 fps: GANimator's 0.018 m for a 1.8 m human
 
 
-def guess_units(skeleton: Skeleton) -> tuple[str, float]:
-    """(unit name, metres per unit) from the rest height: Mixamo is in cm (≈180), Truebones-style rigs in m
-    (a crab 0.45, an elephant 2.0), CMU/Xia-style in inches (≈24). Thresholds: ≥5000 mm, ≥50 cm, ≥5 in, else m."""
-    h = skeleton.height()
+def _vertical_extent(motion: Motion, joints: list[int] | None = None) -> float:
+    """Median over frames of the vertical extent of ``joints`` (default all) and their end sites (Y up)."""
+    step = max(1, motion.frames // 64)  # a median over ≤ 64 frames is plenty, and keeps this cheap for crowds
+    m = motion.replace(rotations=motion.rotations[::step], translations=motion.translations[::step])
+    wr, wp = m.world_transforms()
+    sk = m.skeleton
+    joints = list(range(len(sk))) if joints is None else joints
+    ends = [j for j in joints if j in sk.end_sites]
+    pts = wp[:, joints]
+    if ends:
+        tips = wp[:, ends] + rot.rotate(wr[:, ends], np.stack([sk.end_sites[j] for j in ends]))
+        pts = np.concatenate([pts, tips], axis=1)
+    y = pts[..., 1]
+    return float(np.median(y.max(axis=1) - y.min(axis=1)))
+
+
+def body_height(motion: Motion) -> float:
+    """The character's height as it moves: the median over frames of the vertical extent of the travel joint, the
+    joints below it and their end sites (Y up). Independent of the rest pose (a rig lying along +X at rest is as
+    tall as it stands) and of static joints above the body."""
+    h = _vertical_extent(motion, subtree(motion.skeleton, travel_joint(motion)))
+    return h if h > 0 else max(motion.skeleton.height(), 1e-9)
+
+
+def guess_units(height: float) -> tuple[str, float]:
+    """(unit name, metres per unit) from a body height in file units: Mixamo is in cm (≈180), Truebones-style rigs
+    in m (a crab 0.5, an elephant 2.0), CMU/Xia-style in inches (≈24). Thresholds: ≥5000 mm, ≥50 cm, ≥5 in, else m."""
     for name, factor, lowest in _UNITS:
-        if h >= lowest:
+        if height >= lowest:
             return name, factor
     return "m", 1.0
-
-
-FINGERS = ("thumb", "index", "middle", "ring", "pinky", "finger")
-
-
-def animated_joints(motion: Motion) -> list[int]:
-    """The joints worth modelling and evaluating: the root, and every joint whose rotation moves in the clip,
-    minus fingers."""
-    moving = np.ptp(motion.rotations, axis=0).max(axis=-1) > 1e-6
-    return [j for j, n in enumerate(motion.skeleton.names)
-            if j == 0 or (moving[j] and not any(f in n.lower() for f in FINGERS))]
 
 
 def leaves(skeleton: Skeleton) -> list[int]:
     return [j for j, kids in enumerate(skeleton.children) if not kids]
 
 
+def subtree(skeleton: Skeleton, j: int) -> list[int]:
+    """``j`` and every joint below it (joints are listed parents first)."""
+    inside = {j}
+    for k in range(j + 1, len(skeleton)):
+        if int(skeleton.parents[k]) in inside:
+            inside.add(k)
+    return sorted(inside)
+
+
+def _chain_length(skeleton: Skeleton, j: int) -> float | None:
+    """Rest length of the non-branching chain from ``j``'s own offset to its tip; None if it branches."""
+    total = float(np.linalg.norm(skeleton.offsets[j]))
+    kids = skeleton.children
+    while kids[j]:
+        if len(kids[j]) > 1:
+            return None
+        j = kids[j][0]
+        total += float(np.linalg.norm(skeleton.offsets[j]))
+    return total + (float(np.linalg.norm(skeleton.end_sites[j])) if j in skeleton.end_sites else 0.0)
+
+
+def _limb_length(skeleton: Skeleton, p: int) -> float:
+    """Rest length of the limb that carries ``p``: from the nearest ancestor that branches (or the root) to p."""
+    total, kids = 0.0, skeleton.children
+    while p > 0:
+        total += float(np.linalg.norm(skeleton.offsets[p]))
+        p = int(skeleton.parents[p])
+        if len(kids[p]) > 1:
+            break
+    return total
+
+
+def digits(skeleton: Skeleton) -> set[int]:
+    """Fingers and toes, by shape: three or more non-branching chains hanging from one joint, each shorter than
+    half the limb that carries that joint (a hand's fingers on an arm; not a crab's legs on its body, nor the eyes
+    and head-top on a short neck)."""
+    out: set[int] = set()
+    for p, kids in enumerate(skeleton.children):
+        limb = _limb_length(skeleton, p)
+        short = [c for c in kids if (n := _chain_length(skeleton, c)) is not None and n < 0.5 * limb]
+        if len(short) >= 3:
+            for c in short:
+                out.update(subtree(skeleton, c))
+    return out
+
+
+def static_joints(motion: Motion) -> np.ndarray:
+    """(J,) bool: joints whose local rotation and translation never change over the clip."""
+    q = rot.make_continuous(motion.rotations, axis=0)
+    still_r = np.ptp(q, axis=0).max(axis=-1) < STILL
+    still_t = np.ptp(motion.translations, axis=0).max(axis=-1) < STILL * max(_vertical_extent(motion), 1e-9)
+    return still_r & still_t
+
+
+def travel_joint(motion: Motion) -> int:
+    """The joint that carries the character through the world: the root, or — when the root never moves (a game
+    rig's static root above the hips) — the first joint that does, following the largest subtree down."""
+    sk = motion.skeleton
+    still = static_joints(motion)
+    j = 0
+    while still[j] and sk.children[j]:
+        j = max(sk.children[j], key=lambda c: len(subtree(sk, c)))
+    return j
+
+
+def animated_joints(motion: Motion) -> list[int]:
+    """The joints worth modelling and evaluating: the travel joint, and every joint below it whose rotation moves
+    in the clip, minus digits."""
+    sk = motion.skeleton
+    travel = travel_joint(motion)
+    fingers = digits(sk)
+    moving = np.ptp(rot.make_continuous(motion.rotations, axis=0), axis=0).max(axis=-1) > STILL
+    below = set(subtree(sk, travel))
+    return [j for j in range(len(sk)) if j == travel or (j in below and moving[j] and j not in fingers)]
+
+
 def tips(motion: Motion, joints: list[int]) -> np.ndarray:
     """World positions (T, len(joints), 3) of the joints' End Sites where they have one, else of the joints."""
-    from . import rotations as rot
-
     sk = motion.skeleton
     wr, wp = motion.world_transforms()
     tips = wp[:, joints].copy()
@@ -51,29 +142,78 @@ def tips(motion: Motion, joints: list[int]) -> np.ndarray:
     return tips
 
 
-def guess_contacts(motion: Motion) -> list[int]:
-    """The end effectors a character stands on: leaf joints whose tip is at the bottom of the rest pose (within
-    10 % of the skeleton's height of the lowest tip). A human gets its two toes, the elephant its four feet, the
-    crab its six walking legs (its claws and eyes are up in the rest pose).
-
-    Rigs whose rest pose does not stand (tips all level) fall back to the motion: tips that spend at least a fifth
-    of the clip near their lowest height while nearly still (under 0.3 body heights per second)."""
-    sk = motion.skeleton
-    ends = leaves(sk)
-    if not ends:
-        return []
-    h = max(sk.height(), 1e-9)
+def mirror_pairs(skeleton: Skeleton, joints: list[int]) -> dict[int, int]:
+    """Left/right partners among ``joints``, by shape: two tips whose chains up to their lowest common ancestor
+    have the same number of joints and bone lengths within 5 %, and whose rest positions mirror each other across
+    that ancestor (the partner is the most symmetric such candidate)."""
+    sk = skeleton
     rest = sk.rest_positions()
-    rest_y = np.array([rest[j][1] + (sk.end_sites[j][1] if j in sk.end_sites else 0.0) for j in ends])
-    low = rest_y < rest_y.min() + 0.1 * h
-    if not low.all() or len(ends) == 1:
-        return [j for j, ok in zip(ends, low) if ok]
-    tip_pos = tips(motion, ends)
-    y = tip_pos[..., 1]
-    p5 = np.percentile(y, 5, axis=0)
+
+    def path(j):
+        out = [j]
+        while out[-1] > 0:
+            out.append(int(sk.parents[out[-1]]))
+        return out
+
+    paths = {j: path(j) for j in joints}
+    pairs: dict[int, int] = {}
+    for a in joints:
+        best, best_err = None, np.inf
+        for b in joints:
+            if b == a:
+                continue
+            pa, pb = paths[a], paths[b]
+            common = next(x for x in pa if x in pb)
+            ca, cb = pa[:pa.index(common)], pb[:pb.index(common)]
+            if len(ca) != len(cb) or not ca:
+                continue
+            la = np.array([np.linalg.norm(sk.offsets[j]) for j in ca])
+            lb = np.array([np.linalg.norm(sk.offsets[j]) for j in cb])
+            if np.any(np.abs(la - lb) > 0.05 * np.maximum(np.maximum(la, lb), 1e-9)):
+                continue
+            # mirror symmetry about the common ancestor: same distance, same height along the chain's own axis
+            da, db = rest[a] - rest[common], rest[b] - rest[common]
+            err = abs(np.linalg.norm(da) - np.linalg.norm(db)) + abs(la.sum() - lb.sum())
+            if err < best_err:
+                best, best_err = b, err
+        if best is not None:
+            pairs[a] = best
+    return {a: b for a, b in pairs.items() if pairs.get(b) == a}
+
+
+def contact_scores(motion: Motion, height: float | None = None, fps: float = 30.0) -> dict[int, float]:
+    """For each tip that reaches the ground (its lowest level within a quarter of the body height of the lowest
+    tip's), the fraction of frames (at ``fps``) on which it stands: at its own lowest level (within 5 % of the
+    body height) and nearly still (under ``CONTACT_SPEED`` body heights per frame). Tips are the leaf joints'
+    end sites (the joints themselves where an end site has no length)."""
+    sk = motion.skeleton
+    h = height or body_height(motion)
+    ends = leaves(sk)
+    m = motion.resampled(fps)
+    p = tips(m, ends) / h
+    y = p[..., 1]
+    low = np.percentile(y, 2, axis=0)
     speed = np.zeros_like(y)
-    if motion.frames > 1:
-        speed[1:] = np.linalg.norm(np.diff(tip_pos, axis=0), axis=-1) * motion.fps
+    if m.frames > 1:
+        speed[1:] = np.linalg.norm(np.diff(p, axis=0), axis=-1)
         speed[0] = speed[1]
-    frac = ((y < p5 + 0.05 * h) & (speed < 0.3 * h)).mean(axis=0)
-    return [j for k, j in enumerate(ends) if frac[k] >= 0.2 and p5[k] - p5.min() < 0.25 * h]
+    standing = ((y < low + 0.05) & (speed < CONTACT_SPEED)).mean(axis=0)
+    return {j: float(s) for j, s, lo in zip(ends, standing, low) if lo < low.min() + 0.25}
+
+
+def guess_contacts(motion: Motion, height: float | None = None) -> list[int]:
+    """The tips a character stands on, decided from the motion (``contact_scores``): those that stand on at least
+    a tenth of the frames and at least 15 % as often as the one that stands most. Feet come in pairs: where any
+    such tip has a left/right partner (``mirror_pairs``), only paired tips are kept, each with its partner if that
+    one stands on 5 % of the frames. A standing human gets its toes, a handstand its hands, the elephant its
+    four feet (not its trunk, which rests on the ground now and then), the crab the six legs it walks on."""
+    scores = contact_scores(motion, height)
+    if not scores or max(scores.values()) <= 0:
+        return []
+    top = max(scores.values())
+    chosen = {j for j, s in scores.items() if s >= max(0.1, 0.15 * top)}
+    partners = mirror_pairs(motion.skeleton, [j for j, s in scores.items() if s >= 0.05])
+    paired = {j for j in chosen if j in partners}
+    if paired:
+        chosen = paired | {partners[j] for j in paired}
+    return sorted(chosen)

@@ -56,8 +56,8 @@ def resample_mask(w: np.ndarray, frames: int) -> np.ndarray:
 
 
 def channel_mask(model: Model, joints: set[int]) -> np.ndarray:
-    """(C,) 0/1 over feature channels: the 6D rotations of ``joints`` (skeleton indices), the contact labels of
-    contacts among or below them, and the root trajectory if the root is among them."""
+    """(C,) 0/1 over feature channels: the 6D rotations and modelled offsets of ``joints`` (skeleton indices), the
+    contact labels of contacts among them, and the travel joint's trajectory if it is among them."""
     enc = model.enc
     m = np.zeros(enc.width)
     for k, j in enumerate(enc.joints):
@@ -66,8 +66,11 @@ def channel_mask(model: Model, joints: set[int]) -> np.ndarray:
     for k, j in enumerate(enc.contacts):
         if j in joints:
             m[6 * len(enc.joints) + k] = 1
-    if 0 in joints:
-        m[-3:] = 1
+    if enc.travel in joints:
+        m[enc.root_slice] = 1
+    for k, j in enumerate(enc.offsets):
+        if j in joints:
+            m[enc.root_slice.stop + 3 * k:enc.root_slice.stop + 3 * k + 3] = 1
     return m
 
 
@@ -98,6 +101,12 @@ def sample(model: Model, n: int, frames: int, fps: float | None = None, rng: tor
     return out
 
 
+def unmodelled(model: Model) -> list[int]:
+    """Joints the model generates nothing for (neither rotation nor offset): operations keep the given ones."""
+    enc = model.enc
+    return [j for j in range(len(enc.skeleton)) if j not in enc.joints and j not in enc.offsets]
+
+
 def given_features(model: Model, motion: Motion) -> tuple[torch.Tensor, int]:
     """``motion``'s features resampled to the frames that cover it at the model's rate, and that frame count."""
     tm = model_frames(model, motion.frames, motion.fps)
@@ -118,13 +127,13 @@ def conditioned(model: Model, given: Motion, kept_frames: np.ndarray, joints: se
     jm = np.zeros(len(given.skeleton))
     if joints:
         jm[sorted(joints)] = 1.0
-    jm[[j for j in range(len(jm)) if j not in model.enc.joints]] = 1.0  # not modelled: the given motion's own
+    jm[unmodelled(model)] = 1.0  # not modelled: the given motion's own
     w = np.maximum(keep_weights(kept, int(round(FEATHER * fps / model.enc.fps)))[:, None], jm[None, :])
     out = []
     for i, g in enumerate(to_motions(model, x, fps, t)):
         if foot_fix:
             g = fix_feet(g)
-        m = composite(given, g, w, anchored=anchored)
+        m = composite(given, g, w, model.enc, anchored=anchored)
         meta = dict(metadata or {})
         meta["kept_frames"] = np.flatnonzero(kept).tolist()
         meta["contacts"] = g.metadata.get("contacts", {})
@@ -149,11 +158,12 @@ def to_motions(model: Model, x: torch.Tensor, fps: float, frames: int) -> list[M
     return out
 
 
-def composite(given: Motion, generated: Motion, weight: np.ndarray, anchored: bool = True) -> Motion:
+def composite(given: Motion, generated: Motion, weight: np.ndarray, enc: feat.Encoding,
+              anchored: bool = True) -> Motion:
     """Per frame and joint, ``given`` where ``weight`` (T, J) is 1, ``generated`` where 0, slerped between.
 
-    Joint rotations and non-root translations blend directly. The root's height blends; its ground (x, z) path
-    is integrated from blended velocities. ``anchored``: the path passes through ``given`` at its first fully
+    Joint rotations and translations blend directly; then the travel joint's world height keeps that blend, and
+    its ground (x, z) path is integrated from blended velocities. ``anchored``: the path passes through ``given`` at its first fully
     kept frame, and a generated gap between two kept frames is bent so that the path meets ``given`` again on the
     other side (inpainting keeps the rest of the clip where it was). Not anchored: the kept parts keep their
     own velocities but ride on the generated path (composition)."""
@@ -168,8 +178,9 @@ def composite(given: Motion, generated: Motion, weight: np.ndarray, anchored: bo
     rotations[exact] = given.rotations[exact]
     translations = generated.translations * (1 - w[..., None]) + given.translations * w[..., None]
     translations[exact] = given.translations[exact]
-    wr = w[:, 0]
-    p_giv, p_gen = given.translations[:, 0][:, [0, 2]], generated.translations[:, 0][:, [0, 2]]
+    wr = w[:, enc.travel]
+    world_giv, world_gen = feat.travel_positions(given, enc), feat.travel_positions(generated, enc)
+    p_giv, p_gen = world_giv[:, [0, 2]], world_gen[:, [0, 2]]
     v = np.zeros_like(p_giv)
     if t > 1:
         wv = np.minimum(wr[1:], wr[:-1])[:, None]
@@ -186,15 +197,18 @@ def composite(given: Motion, generated: Motion, weight: np.ndarray, anchored: bo
         path += p_giv[anchor] - path[anchor]
     else:
         path = np.cumsum(v, axis=0) + p_gen[0]
-    translations[:, 0, 0], translations[:, 0, 2] = path[:, 0], path[:, 1]
-    return given.replace(rotations=rotations, translations=translations)
+    out = given.replace(rotations=rotations, translations=translations)
+    world = feat.travel_positions(out, enc)
+    world[:, 0], world[:, 2] = path[:, 0], path[:, 1]
+    return feat.with_travel_positions(out, enc, world)
 
 
 def body_part(model: Model, keep: str) -> set[int]:
     """Skeleton joint indices for ``lower``, ``upper`` or comma-separated joint names.
 
-    Lower body, for a humanoid (as in the paper, the root belongs to it): the root, the joints on the way down to
-    the first branching joint, and the branches that hold contact joints (the legs); upper body: the rest."""
+    Lower body, for a humanoid (as in the paper, the root belongs to it): the travel joint and what is above it,
+    the joints on the way down to the first branching joint, and the branches that hold contact joints (the
+    legs); upper body: the rest."""
     sk = model.enc.skeleton
     if keep not in ("lower", "upper"):
         names = [n.strip() for n in keep.split(",") if n.strip()]
@@ -204,7 +218,8 @@ def body_part(model: Model, keep: str) -> set[int]:
         idx = {sk.index(n) for n in names}
         return {j for j in range(len(sk)) if _under(sk.parents, j, idx)}
     children = sk.children
-    lower, j = {0}, 0
+    j = model.enc.travel
+    lower = {j} | {a for a in range(len(sk)) if _under(sk.parents, j, {a})}  # it and what carries it
     while len(children[j]) == 1:
         j = children[j][0]
         lower.add(j)
@@ -271,17 +286,18 @@ def restyle(model: Model, content: Motion, stage: int = 1, n: int = 1, rng=None,
     x_given, tm = given_features(model, content)
     x = synthesize(model, n, tm, rng, x_given, np.ones((tm, model.enc.width)), stage)
     w = np.zeros((t, len(content.skeleton)))
-    w[:, [j for j in range(len(content.skeleton)) if j not in model.enc.joints]] = 1.0
+    w[:, unmodelled(model)] = 1.0
     out = []
     for i, g in enumerate(to_motions(model, x, fps, t)):
         contacts = g.metadata.get("contacts", {})
-        m = _start_at(composite(content, fix_feet(g) if foot_fix else g, w, anchored=False), content)
+        m = _start_at(composite(content, fix_feet(g) if foot_fix else g, w, model.enc, anchored=False), content,
+                      model.enc)
         out.append(m.replace(name=f"{name}_{i:03d}" if n > 1 else name,
                              metadata={**(metadata or {}), "contacts": contacts}))
     return out
 
 
-def _start_at(m: Motion, ref: Motion) -> Motion:
-    tr = m.translations.copy()
-    tr[:, 0, [0, 2]] += ref.translations[0, 0, [0, 2]] - tr[0, 0, [0, 2]]
-    return m.replace(translations=tr)
+def _start_at(m: Motion, ref: Motion, enc: feat.Encoding) -> Motion:
+    world, first = feat.travel_positions(m, enc), feat.travel_positions(ref, enc)[0]
+    world[:, [0, 2]] += first[[0, 2]] - world[0, [0, 2]]
+    return feat.with_travel_positions(m, enc, world)

@@ -1,11 +1,20 @@
-"""GANimator's motion features (the paper's §3.1), for any skeleton.
+"""GANimator's motion features (the paper's §3.1), for any rig.
 
-Per frame at 30 fps: the 6D rotation of each modelled joint | one contact label per contact joint | the root's
-x and z velocity and y height (in body heights, so every rig is on one scale). Features are normalised per
-channel with the clip's statistics, which the model keeps.
+Per frame at 30 fps: the 6D rotation of each modelled joint | one contact label per contact joint | the travel
+joint's x and z velocity and y height (world, in body heights) | the local translation of each joint that
+animates its offset (in body heights). Features are normalised per channel with the clip's statistics, which the
+model keeps; channels that never change in the clip are decoded as their constant value, whatever the generator
+says, so nothing that stands still in the clip can drift.
 
-Which joints are modelled is a rule, not a table (``anatomy.animated_joints``); overridable. Joints not modelled keep the clip's average rotation (and translation)
-when a feature sequence is turned back into a Motion, so the output has the full original skeleton.
+Everything is decided from what the clip does (``anatomy``): the *travel joint* is the one that carries the
+character through the world (the root, or the hips under a static game-rig root), its position is read and
+written in world space and written back to its own channels; the modelled joints are the travel joint and the
+joints below it that move, minus digits; the contacts are the tips the character stands on.
+
+Rotations are rig-independent: a joint's local rotation q_j is expressed as r_j = M_parent · q_j · M_j⁻¹, where
+M_j is a constant frame fixed by the clip (M_travel = the travel joint's world rotation on the first frame,
+M_j = M_parent · mean(q_j) below it). A rig built differently — bones along +X at rest, other joint axes, a
+static root above the hips — that moves the same way in the world gives the same features, so it trains the same.
 """
 from __future__ import annotations
 
@@ -18,73 +27,128 @@ from . import rotations as rot
 from .errors import MotionkitError
 from .motion import Motion, Skeleton
 
-CONTACT_SPEED = 0.01  # body heights per frame at 30 fps: GANimator's 0.018 m for a 1.8 m human
+CONSTANT = 1e-4  # a feature channel whose standard deviation over the clip is below this is held at its mean
 
 
 @dataclass
 class Encoding:
-    """How a clip becomes features and back: the modelled joints, contact joints, and the clip's constants."""
+    """How a clip becomes features and back: the joints it models, its constant frames and normalisation."""
 
     skeleton: Skeleton
-    joints: list[int]
+    travel: int  # the joint that carries the character's travel
+    joints: list[int]  # modelled rotations (the travel joint first), skeleton order
     contacts: list[int]
+    offsets: list[int]  # joints whose local translation is modelled (it varies in the clip)
     fps: float
-    height: float
+    height: float  # body height (anatomy.body_height), the unit of every length in the features
     rest_rotations: np.ndarray  # (J, 4): the clip's mean rotation per joint, for joints not modelled
     rest_translations: np.ndarray  # (J, 3): the clip's mean local translation per joint
-    start: np.ndarray  # (3,): the root's first position (x, z are integrated from there)
+    frames: np.ndarray  # (J, 4): the constant frame M_j of each joint (see the module docstring)
+    start: np.ndarray  # (3,): the travel joint's first world position (x, z are integrated from there)
     mean: np.ndarray = field(default=None)
     std: np.ndarray = field(default=None)
+    fixed: np.ndarray = field(default=None)  # (width,) bool: channels constant in the clip
 
     @property
     def width(self) -> int:
-        return 6 * len(self.joints) + len(self.contacts) + 3
+        return 6 * len(self.joints) + len(self.contacts) + 3 + 3 * len(self.offsets)
+
+    @property
+    def root_slice(self) -> slice:
+        """The travel joint's three channels (x velocity, y height, z velocity)."""
+        start = 6 * len(self.joints) + len(self.contacts)
+        return slice(start, start + 3)
 
     @property
     def modelled_parents(self) -> list[int]:
-        """Parent of each modelled joint among the modelled joints (nearest modelled ancestor)."""
-        pos = {j: k for k, j in enumerate(self.joints)}
-        out = []
-        for j in self.joints:
-            p = int(self.skeleton.parents[j])
-            while p >= 0 and p not in pos:
-                p = int(self.skeleton.parents[p])
-            out.append(pos[p] if p >= 0 else -1)
-        return out
+        """Parent of each modelled joint among the modelled joints (nearest modelled ancestor; the travel joint
+        for a joint with none)."""
+        return [-1 if j == self.travel else self.owner(int(self.skeleton.parents[j])) for j in self.joints]
+
+    def owner(self, j: int) -> int:
+        """Index among the modelled joints of ``j`` or its nearest modelled ancestor (the travel joint's if none)."""
+        pos = {k: i for i, k in enumerate(self.joints)}
+        while j >= 0 and j not in pos:
+            j = int(self.skeleton.parents[j])
+        return pos.get(j, 0)
+
+    def parent_world(self) -> tuple[np.ndarray, np.ndarray]:
+        """World rotation and position of the travel joint's parent (constant: nothing above it moves)."""
+        q, p = rot.identity(), np.zeros(3)
+        chain = []
+        j = int(self.skeleton.parents[self.travel])
+        while j >= 0:
+            chain.append(j)
+            j = int(self.skeleton.parents[j])
+        for j in reversed(chain):
+            p = p + rot.rotate(q, self.rest_translations[j])
+            q = rot.multiply(q, self.rest_rotations[j])
+        return q, p
 
     def to_dict(self) -> dict:
-        return {"skeleton": self.skeleton.to_dict(), "joints": self.joints, "contacts": self.contacts,
-                "fps": self.fps, "height": self.height, "rest_rotations": self.rest_rotations.tolist(),
-                "rest_translations": self.rest_translations.tolist(), "start": self.start.tolist(),
-                "mean": self.mean.tolist(), "std": self.std.tolist()}
+        return {"skeleton": self.skeleton.to_dict(), "travel": self.travel, "joints": self.joints,
+                "contacts": self.contacts, "offsets": self.offsets, "fps": self.fps, "height": self.height,
+                "rest_rotations": self.rest_rotations.tolist(), "rest_translations": self.rest_translations.tolist(),
+                "frames": self.frames.tolist(), "start": self.start.tolist(), "mean": self.mean.tolist(),
+                "std": self.std.tolist(), "fixed": self.fixed.astype(int).tolist()}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Encoding":
-        return cls(Skeleton.from_dict(d["skeleton"]), list(d["joints"]), list(d["contacts"]), float(d["fps"]),
-                   float(d["height"]), np.array(d["rest_rotations"]), np.array(d["rest_translations"]),
-                   np.array(d["start"]), np.array(d["mean"]), np.array(d["std"]))
+        return cls(Skeleton.from_dict(d["skeleton"]), int(d["travel"]), [int(j) for j in d["joints"]],
+                   [int(j) for j in d["contacts"]], [int(j) for j in d["offsets"]], float(d["fps"]),
+                   float(d["height"]), np.array(d["rest_rotations"], dtype=np.float64),
+                   np.array(d["rest_translations"], dtype=np.float64), np.array(d["frames"], dtype=np.float64),
+                   np.array(d["start"], dtype=np.float64), np.array(d["mean"], dtype=np.float64),
+                   np.array(d["std"], dtype=np.float64), np.array(d["fixed"], dtype=bool))
 
 
 def make_encoding(motion: Motion, fps: float = 30.0, joints: list[str] | None = None,
                   contacts: list[str] | None = None) -> Encoding:
-    """Choose joints and contacts for ``motion`` (names override the rules) and fit the normalisation."""
+    """Read ``motion`` with the anatomy rules (names in ``joints``/``contacts`` override them) and fit the
+    constant frames and the normalisation."""
     sk = motion.skeleton
     m = motion.resampled(fps)
-    jidx = sorted({0, *[sk.index(n) for n in joints]}) if joints else anatomy.animated_joints(m)
-    cidx = [sk.index(n) for n in contacts] if contacts else anatomy.guess_contacts(m)
+    height = anatomy.body_height(m)
+    travel = anatomy.travel_joint(m)
+    if joints:
+        jidx = sorted({travel, *[sk.index(n) for n in joints]})
+        below = set(anatomy.subtree(sk, travel))
+        outside = [sk.names[j] for j in jidx if j not in below]
+        if outside:
+            raise MotionkitError(f"--joints: {outside[0]} is not below {sk.names[travel]}, the joint that carries "
+                                 "the character (joints above it never move in this clip)")
+    else:
+        jidx = anatomy.animated_joints(m)
+    cidx = [sk.index(n) for n in contacts] if contacts else anatomy.guess_contacts(m, height)
+    moving_t = np.ptp(m.translations, axis=0).max(axis=-1) > anatomy.STILL * height
+    offsets = [j for j in range(len(sk)) if moving_t[j] and j != travel]
     q = rot.make_continuous(m.rotations, axis=0)
     mean_q = rot.normalize(q.mean(axis=0) + 1e-12 * rot.identity((len(sk),)))
-    enc = Encoding(sk, jidx, cidx, fps, max(sk.height(), 1e-9), mean_q, m.translations.mean(axis=0),
-                   m.translations[0, 0].copy())
+    mean_t = m.translations.mean(axis=0)
+    # what never changes is kept to the bit (a static root, constant six-channel offsets)
+    same_q, same_t = np.all(q == q[:1], axis=(0, 2)), np.all(m.translations == m.translations[:1], axis=(0, 2))
+    mean_q[same_q], mean_t[same_t] = m.rotations[0, same_q], m.translations[0, same_t]
+    enc = Encoding(sk, travel, jidx, cidx, offsets, fps, height, mean_q, mean_t, rot.identity((len(sk),)),
+                   np.zeros(3))
+    pq, pp = enc.parent_world()
+    frames = np.empty((len(sk), 4))
+    for j in range(len(sk)):  # parents come first in a Skeleton
+        p = int(sk.parents[j])
+        frames[j] = (rot.multiply(pq, m.rotations[0, travel]) if j == travel
+                     else rot.multiply(frames[p] if p >= 0 else rot.identity(), mean_q[j]))
+    enc.frames = rot.normalize(frames)
+    enc.start = pp + rot.rotate(pq, m.translations[0, travel])
     raw = encode(m, enc, normalise=False)
     enc.mean = raw.mean(axis=0)
     std = raw.std(axis=0)
-    # Constant channels (a contact that never lifts, a flat 6D entry) stay unscaled instead of blowing up.
-    enc.std = np.where(std < 1e-4, 1.0, std)
+    enc.fixed = std < CONSTANT
+    enc.std = np.where(enc.fixed, 1.0, std)
     return enc
 
 
 def contact_labels(motion: Motion, contacts: list[int], height: float) -> np.ndarray:
+    """(T, len(contacts)) 0/1: a contact tip is on the ground on frames where it moves less than
+    ``anatomy.CONTACT_SPEED`` body heights per frame at 30 fps (GANimator's rule)."""
     if not contacts:
         return np.zeros((motion.frames, 0))
     tips = anatomy.tips(motion, contacts)
@@ -92,7 +156,21 @@ def contact_labels(motion: Motion, contacts: list[int], height: float) -> np.nda
     if motion.frames > 1:
         speed[1:] = np.linalg.norm(np.diff(tips, axis=0), axis=-1)
         speed[0] = speed[1]
-    return (speed < CONTACT_SPEED * height * 30.0 / motion.fps).astype(np.float64)
+    return (speed < anatomy.CONTACT_SPEED * height * 30.0 / motion.fps).astype(np.float64)
+
+
+def travel_positions(motion: Motion, enc: Encoding) -> np.ndarray:
+    """(T, 3) world positions of the travel joint."""
+    pq, pp = enc.parent_world()
+    return pp + rot.rotate(pq, motion.translations[:, enc.travel])
+
+
+def with_travel_positions(motion: Motion, enc: Encoding, world: np.ndarray) -> Motion:
+    """``motion`` with the travel joint moved to the given (T, 3) world positions (through its own channels)."""
+    pq, pp = enc.parent_world()
+    translations = motion.translations.copy()
+    translations[:, enc.travel] = rot.rotate(rot.conjugate(pq), world - pp)
+    return motion.replace(translations=translations)
 
 
 def encode(motion: Motion, enc: Encoding, normalise: bool = True) -> np.ndarray:
@@ -101,28 +179,45 @@ def encode(motion: Motion, enc: Encoding, normalise: bool = True) -> np.ndarray:
         raise MotionkitError("the motion's skeleton does not match the model's "
                              f"({len(motion.skeleton)} joints vs {len(enc.skeleton)})")
     m = motion.resampled(enc.fps)
-    rot6 = rot.to_6d(m.rotations[:, enc.joints]).reshape(m.frames, -1)
+    sk = enc.skeleton
+    pq, _ = enc.parent_world()
+    parents = [int(sk.parents[j]) for j in enc.joints]
+    left = np.stack([enc.frames[p] if j != enc.travel else pq for j, p in zip(enc.joints, parents)])
+    right = rot.conjugate(enc.frames[enc.joints])
+    canonical = rot.multiply(rot.multiply(left, m.rotations[:, enc.joints]), right)
+    rot6 = rot.to_6d(canonical).reshape(m.frames, -1)
     labels = contact_labels(m, enc.contacts, enc.height)
-    root = m.translations[:, 0] / enc.height
+    root = travel_positions(m, enc) / enc.height
     vel = np.zeros((m.frames, 2))
     if m.frames > 1:
         vel[1:] = np.diff(root[:, [0, 2]], axis=0)
         vel[0] = vel[1]
-    feats = np.concatenate([rot6, labels, vel[:, :1], root[:, 1:2], vel[:, 1:]], axis=1)
+    offs = [rot.rotate(enc.frames[int(sk.parents[j])], m.translations[:, j]) / enc.height for j in enc.offsets]
+    offs = np.concatenate(offs, axis=1) if offs else np.zeros((m.frames, 0))
+    feats = np.concatenate([rot6, labels, vel[:, :1], root[:, 1:2], vel[:, 1:], offs], axis=1)
     return (feats - enc.mean) / enc.std if normalise else feats
 
 
 def decode(feats: np.ndarray, enc: Encoding, name: str = "", metadata: dict | None = None) -> Motion:
     """A full-skeleton Motion from (T, width) normalised features."""
     f = np.asarray(feats, dtype=np.float64) * enc.std + enc.mean
+    f[:, enc.fixed] = enc.mean[enc.fixed]
+    sk = enc.skeleton
     t, nj, nc = f.shape[0], len(enc.joints), len(enc.contacts)
-    rotations = np.broadcast_to(enc.rest_rotations, (t, len(enc.skeleton), 4)).copy()
-    rotations[:, enc.joints] = rot.from_6d(f[:, :6 * nj].reshape(t, nj, 6))
-    translations = np.broadcast_to(enc.rest_translations, (t, len(enc.skeleton), 3)).copy()
-    root = f[:, 6 * nj + nc:]
+    pq, pp = enc.parent_world()
+    rotations = np.broadcast_to(enc.rest_rotations, (t, len(sk), 4)).copy()
+    canonical = rot.from_6d(f[:, :6 * nj].reshape(t, nj, 6))
+    left = np.stack([rot.conjugate(enc.frames[int(sk.parents[j])] if j != enc.travel else pq) for j in enc.joints])
+    rotations[:, enc.joints] = rot.multiply(rot.multiply(left, canonical), enc.frames[enc.joints])
+    translations = np.broadcast_to(enc.rest_translations, (t, len(sk), 3)).copy()
+    for k, j in enumerate(enc.offsets):
+        d = f[:, enc.root_slice.stop + 3 * k:enc.root_slice.stop + 3 * k + 3] * enc.height
+        translations[:, j] = rot.rotate(rot.conjugate(enc.frames[int(sk.parents[j])]), d)
+    root = f[:, enc.root_slice]
     xz = np.cumsum(root[:, [0, 2]], axis=0) - root[:1, [0, 2]] + enc.start[[0, 2]] / enc.height
-    translations[:, 0] = np.stack([xz[:, 0], root[:, 1], xz[:, 1]], axis=1) * enc.height
+    world = np.stack([xz[:, 0], root[:, 1], xz[:, 1]], axis=1) * enc.height
+    translations[:, enc.travel] = rot.rotate(rot.conjugate(pq), world - pp)
     meta = dict(metadata or {})
-    meta["contacts"] = {enc.skeleton.names[j]: (f[:, 6 * nj + k] > 0.5).astype(int).tolist()
+    meta["contacts"] = {sk.names[j]: (f[:, 6 * nj + k] > 0.5).astype(int).tolist()
                         for k, j in enumerate(enc.contacts)}
-    return Motion(enc.skeleton, rotations, translations, enc.fps, name=name, metadata=meta)
+    return Motion(sk, rotations, translations, enc.fps, name=name, metadata=meta)

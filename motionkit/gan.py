@@ -15,26 +15,34 @@ KERNEL = 5
 HIDDEN = (5, 9, 9)  # channels per block in the three hidden layers (GANimator: 174 → 145 → 261 → 261 → 174)
 
 
-def neighbourhoods(parents: list[int], contact_parents: list[int], distance: int = 2) -> list[list[int]]:
-    """Blocks: one per modelled joint, then (if any) one for the contact labels, then one for the root trajectory.
+def neighbourhoods(parents: list[int], contact_parents: list[int], offset_parents: list[int] = (),
+                   distance: int = 2) -> list[list[int]]:
+    """Blocks: one per modelled joint, then (if any) one for the contact labels, one for the travel joint's
+    trajectory, and one per joint whose offset is modelled.
 
-    The contact block hangs off the joints its contacts belong to, the root-trajectory block off the root;
-    returns, for each block, the blocks within ``distance`` edges (itself included)."""
+    The contact block hangs off the joints its contacts belong to, the trajectory block off the travel joint
+    (block 0) and the contacts, an offset block off its joint; returns, for each block, the blocks within
+    ``distance`` edges (itself included)."""
     n = len(parents)
-    edges: dict[int, set[int]] = {b: set() for b in range(n + (1 if contact_parents else 0) + 1)}
+    contact_block = n if contact_parents else None
+    root_block = n + (1 if contact_parents else 0)
+    total = root_block + 1 + len(offset_parents)
+    edges: dict[int, set[int]] = {b: set() for b in range(total)}
+
+    def link(a, b):
+        edges[a].add(b)
+        edges[b].add(a)
+
     for j, p in enumerate(parents):
         if p >= 0:
-            edges[j].add(p)
-            edges[p].add(j)
-    root_block = n + (1 if contact_parents else 0)
-    if contact_parents:
+            link(j, p)
+    if contact_block is not None:
         for j in set(contact_parents):
-            edges[n].add(j)
-            edges[j].add(n)
-        edges[root_block].add(n)
-        edges[n].add(root_block)
-    edges[root_block].add(0)
-    edges[0].add(root_block)
+            link(contact_block, j)
+        link(root_block, contact_block)
+    link(root_block, 0)
+    for k, j in enumerate(offset_parents):
+        link(root_block + 1 + k, j)
     out = []
     for b in edges:
         seen, frontier = {b}, {b}

@@ -17,6 +17,11 @@ GANimator's distances and every other skeleton is on the same scale (equivalentl
   averaged over all pairs (needs no pretrained network; 0 for identical samples).
 - harmonic mean: of coverage and of each diversity d mapped to d / (1 + d) (so every term is in [0, 1) and higher
   is better); a copy of the reference (diversity 0) and noise (coverage 0) both score 0.
+
+And what those scores cannot see — how much the motion moves (``energy``), each as a ratio to the reference's:
+body speed (joints relative to the travel joint), root travel speed, mean joint acceleration, and foot skating
+(ground speed of the contact tips while they are down), all at 30 fps in the reference's body heights. A damped
+motion covers the clip at ε = 2 and still moves at half its speed.
 """
 from __future__ import annotations
 
@@ -55,6 +60,8 @@ class FeatureSpec:
 
     joints: list[str]
     contacts: list[str]
+    height: float  # the reference's body height: contact speeds and energies are measured in it
+    travel: str  # the joint that carries the reference through the world
 
     @property
     def width(self) -> int:
@@ -65,13 +72,15 @@ def feature_spec(reference: Motion) -> FeatureSpec:
     """GANimator's 24 joints and 4 toe contacts on a Mixamo rig; otherwise every joint that is not a finger and
     whose rotation moves in the reference, with the contact joints motionkit finds for the rig."""
     sk = reference.skeleton
+    height = anatomy.body_height(reference)
+    travel = sk.names[anatomy.travel_joint(reference)]
     bare = [_bare(n) for n in sk.names]
     if all(n in bare for n in MIXAMO_24 + MIXAMO_CONTACTS):
         return FeatureSpec([sk.names[bare.index(n)] for n in MIXAMO_24],
-                           [sk.names[bare.index(n)] for n in MIXAMO_CONTACTS])
+                           [sk.names[bare.index(n)] for n in MIXAMO_CONTACTS], height, travel)
     joints = [sk.names[j] for j in anatomy.animated_joints(reference)]
-    contacts = [sk.names[j] for j in anatomy.guess_contacts(reference)]
-    return FeatureSpec(joints, contacts)
+    contacts = [sk.names[j] for j in anatomy.guess_contacts(reference, height)]
+    return FeatureSpec(joints, contacts, height, travel)
 
 
 def features(motion: Motion, spec: FeatureSpec) -> np.ndarray:
@@ -83,7 +92,38 @@ def features(motion: Motion, spec: FeatureSpec) -> np.ndarray:
     except MotionkitError as e:
         raise MotionkitError(f"{motion.name or 'a generated motion'}: skeleton does not match the reference ({e})")
     rot6 = rot.to_6d(m.rotations[:, idx]).reshape(m.frames, -1)
-    return np.concatenate([rot6, contact_labels(m, cidx, m.skeleton.height())], axis=1)
+    return np.concatenate([rot6, contact_labels(m, cidx, spec.height)], axis=1)
+
+
+ENERGY = ("body_speed", "root_speed", "acceleration", "foot_skating")
+
+
+def energy(motion: Motion, spec: FeatureSpec, ground: float | None = None) -> dict:
+    """How much a motion moves, at 30 fps in body heights per frame: ``body_speed`` (joints relative to the travel
+    joint), ``root_speed`` (the travel joint over the ground), ``acceleration`` (of every joint, in the world),
+    ``foot_skating`` (ground speed of the contact tips on frames where they are down: within 5 % of the body height
+    of ``ground``, the reference's floor, else this motion's own) and ``ground`` itself."""
+    m = motion.resampled(EVAL_FPS)
+    sk = m.skeleton
+    idx = [sk.index(n) for n in spec.joints]
+    p = m.world_positions() / spec.height
+    travel = p[:, sk.index(spec.travel)]
+    body = p[:, idx] - travel[:, None]
+    out = {"body_speed": float(np.linalg.norm(np.diff(body, axis=0), axis=-1).mean()) if m.frames > 1 else 0.0,
+           "root_speed": float(np.linalg.norm(np.diff(travel[:, [0, 2]], axis=0), axis=-1).mean())
+           if m.frames > 1 else 0.0,
+           "acceleration": float(np.linalg.norm(np.diff(p[:, idx], 2, axis=0), axis=-1).mean())
+           if m.frames > 2 else 0.0}
+    if spec.contacts and m.frames > 1:
+        tips = anatomy.tips(m, [sk.index(n) for n in spec.contacts]) / spec.height
+        floor = float(np.percentile(tips[..., 1], 2)) if ground is None else ground
+        down = tips[1:, :, 1] < floor + 0.05
+        slide = np.linalg.norm(np.diff(tips[..., [0, 2]], axis=0), axis=-1)
+        out["foot_skating"] = float(slide[down].mean()) if down.any() else 0.0
+        out["ground"] = floor
+    else:
+        out["foot_skating"], out["ground"] = 0.0, 0.0
+    return out
 
 
 def frame_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -161,15 +201,19 @@ def evaluate(reference: Motion, generated: list[Motion]) -> dict:
     """Every metric for ``generated`` against ``reference``: per sample and averaged."""
     spec = feature_spec(reference)
     ref = features(reference, spec)
+    ref_energy = energy(reference, spec)
     per = []
     feats = []
     for g in generated:
         f = features(g, spec)
         feats.append(f)
         d = frame_distances(ref, f)
+        e = energy(g, spec, ref_energy["ground"])
         per.append({"name": g.name, "frames_30fps": len(f), "coverage": coverage(d),
-                    "global_diversity": global_diversity(d), "local_diversity": local_diversity(d)})
-    mean = {k: float(np.mean([p[k] for p in per])) for k in ("coverage", "global_diversity", "local_diversity")}
+                    "global_diversity": global_diversity(d), "local_diversity": local_diversity(d),
+                    **{k: _ratio(e[k], ref_energy[k]) for k in ENERGY}})
+    keys = ("coverage", "global_diversity", "local_diversity") + ENERGY
+    mean = {k: (float(np.mean([p[k] for p in per])) if all(p[k] is not None for p in per) else None) for k in keys}
     inter = inter_diversity(feats)
     terms = [mean["coverage"], mean["global_diversity"] / (1 + mean["global_diversity"]),
              mean["local_diversity"] / (1 + mean["local_diversity"])]
@@ -178,5 +222,11 @@ def evaluate(reference: Motion, generated: list[Motion]) -> dict:
     return {
         "reference": reference.name, "reference_frames_30fps": len(ref), "samples": len(generated),
         "feature_width": spec.width, "joints": spec.joints, "contacts": spec.contacts,
+        "reference_energy": {k: ref_energy[k] for k in ENERGY},
         **mean, "inter_diversity": inter, "harmonic_mean": harmonic_mean(terms), "per_sample": per,
     }
+
+
+def _ratio(value: float, reference: float) -> float | None:
+    """A sample's energy as a fraction of the reference's (None where the reference has none)."""
+    return float(value / reference) if reference > 1e-9 else None

@@ -128,13 +128,10 @@ class Model:
         self.enc, self.lengths, self.amplitudes, self.z_star = enc, lengths, amplitudes, z_star
         self.clip = clip  # the training clip (a Motion at its own frame rate), kept for editing operations
         self.config, self.trained_levels, self.provenance = config, trained_levels, provenance or {}
-        self.widths = [6] * len(enc.joints) + ([len(enc.contacts)] if enc.contacts else []) + [3]
-        contact_parents = []
-        for j in enc.contacts:
-            while j not in enc.joints:
-                j = int(enc.skeleton.parents[j])
-            contact_parents.append(enc.joints.index(j))
-        self.neigh = gan.neighbourhoods(enc.modelled_parents, contact_parents)
+        self.widths = ([6] * len(enc.joints) + ([len(enc.contacts)] if enc.contacts else []) + [3]
+                       + [3] * len(enc.offsets))
+        self.neigh = gan.neighbourhoods(enc.modelled_parents, [enc.owner(j) for j in enc.contacts],
+                                        [enc.owner(j) for j in enc.offsets])
         self.generators = generators or [gan.Generator(self.neigh, self.widths) for _ in lengths]
 
     @classmethod

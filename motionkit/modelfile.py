@@ -13,7 +13,7 @@ import numpy as np
 from .errors import MotionkitError
 
 FORMAT = "motionkit-model"
-VERSION = 2  # 2: skeleton convolutions as the masked entries of dense weights; the training clip
+VERSION = 3  # 2: masked skeleton convolutions, the training clip; 3: travel joint, rig-free frames, offsets
 
 
 def dumps(model) -> bytes:

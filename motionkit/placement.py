@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from .anatomy import body_height
 from .motion import Motion
 
 
@@ -22,7 +23,7 @@ def place_crowd(motions: list[Motion], layout: str = "grid", margin: float | Non
     if not motions:
         return []
     boxes = [footprint(m) for m in motions]
-    margin = 0.25 * motions[0].skeleton.height() if margin is None else margin
+    margin = 0.25 * body_height(motions[0]) if margin is None else margin
     cell = max(float(np.max(hi - lo)) for lo, hi in boxes) + margin  # square cells hold any footprint
     n = len(motions)
     if layout == "grid":

@@ -38,19 +38,20 @@ class Scene:
         self.fps = fps or min(15.0, motions[0].fps)
         self.items = []
         for m in motions:
+            height = anatomy.body_height(m)
             contacts = m.metadata.get("contacts") or {}
             if contacts:
                 idx = [m.skeleton.index(n) for n in contacts if n in m.skeleton.names]
                 labels = np.array([contacts[m.skeleton.names[j]] for j in idx], dtype=float).T.reshape(m.frames, -1)
             else:
-                idx = anatomy.guess_contacts(m)
-                labels = features.contact_labels(m, idx, m.skeleton.height())
+                idx = anatomy.guess_contacts(m, height)
+                labels = features.contact_labels(m, idx, height)
             kept = np.zeros(m.frames, bool)
             kept[[f for f in m.metadata.get("kept_frames", []) if 0 <= f < m.frames]] = True
             if m.metadata.get("operation") in ("sample", "crowd", "restyle") and not m.metadata.get("keep"):
                 kept[:] = False
-            pos = m.world_positions() / m.skeleton.height()  # body heights: every rig on one scale
-            tips = anatomy.tips(m, idx) / m.skeleton.height() if idx else np.zeros((m.frames, 0, 3))
+            pos = m.world_positions() / height  # body heights: every rig on one scale
+            tips = anatomy.tips(m, idx) / height if idx else np.zeros((m.frames, 0, 3))
             self.items.append(dict(motion=m, pos=pos, tips=tips, labels=labels > 0.5, kept=kept))
         duration = max(m.duration for m in motions)
         n = max(1, int(round(duration * self.fps)))

@@ -18,53 +18,82 @@ from .model import Model, draw_noise, resize
 
 
 class ContactFK(torch.nn.Module):
-    """Forward kinematics in torch for the contact loss: world positions of the contact tips (in body heights)."""
+    """Forward kinematics in torch for the contact loss: world positions of the contact tips (in body heights),
+    from the travel joint down, exactly as ``features.decode`` turns features into joint transforms."""
 
     def __init__(self, enc: feat.Encoding):
         super().__init__()
         from . import rotations as rot
 
         sk = enc.skeleton
-        chain: set[int] = set()
-        for j in enc.contacts:
-            while j >= 0:
+        self.contacts = [c for c in enc.contacts if _below(sk, c, enc.travel)]
+        chain: set[int] = {enc.travel}
+        for j in self.contacts:
+            while j != enc.travel:
                 chain.add(j)
                 j = int(sk.parents[j])
         self.order = sorted(chain)  # parents come first in a Skeleton
-        self.parent = [self.order.index(int(sk.parents[j])) if j else -1 for j in self.order]
+        self.parent = [-1 if j == enc.travel else self.order.index(int(sk.parents[j])) for j in self.order]
         modelled = {j: k for k, j in enumerate(enc.joints)}
+        offsets = {j: k for k, j in enumerate(enc.offsets)}
         self.source = [modelled.get(j, -1) for j in self.order]
+        self.offset_source = [offsets.get(j, -1) for j in self.order]
+        frames = rot.to_matrix(enc.frames)
+        parent_frames = np.stack([np.eye(3) if j == enc.travel else frames[int(sk.parents[j])] for j in self.order])
+        self.register_buffer("left", torch.tensor(parent_frames.transpose(0, 2, 1), dtype=torch.float32))
+        self.register_buffer("right", torch.tensor(frames[self.order], dtype=torch.float32))
         self.register_buffer("fixed", torch.tensor(rot.to_matrix(enc.rest_rotations[self.order]), dtype=torch.float32))
         self.register_buffer("offsets", torch.tensor(enc.rest_translations[self.order] / enc.height, dtype=torch.float32))
-        tips = [sk.end_sites.get(j, np.zeros(3)) / enc.height for j in enc.contacts]
+        tips = [sk.end_sites.get(j, np.zeros(3)) / enc.height for j in self.contacts]
         self.register_buffer("tips", torch.tensor(np.array(tips).reshape(-1, 3), dtype=torch.float32))
-        self.tip_index = [self.order.index(j) for j in enc.contacts]
-        self.n_joints, self.n_contacts = len(enc.joints), len(enc.contacts)
+        self.tip_index = [self.order.index(j) for j in self.contacts]
+        self.label_index = [enc.contacts.index(j) for j in self.contacts]
+        self.n_joints, self.n_contacts = len(enc.joints), len(self.contacts)
+        self.root = enc.root_slice
         self.register_buffer("mean", torch.tensor(enc.mean, dtype=torch.float32))
         self.register_buffer("std", torch.tensor(enc.std, dtype=torch.float32))
+        self.register_buffer("is_fixed", torch.tensor(enc.fixed, dtype=torch.bool))
 
     def forward(self, x):  # x: (B, C, T) normalised → tips (B, T, n_contacts, 3), contact labels (B, T, n_contacts)
         f = x.transpose(1, 2) * self.std + self.mean
+        f = torch.where(self.is_fixed, self.mean, f)
         b, t = f.shape[:2]
         d6 = f[..., :6 * self.n_joints].reshape(b, t, self.n_joints, 6)
         a1, a2 = F.normalize(d6[..., :3], dim=-1), d6[..., 3:]
         a2 = F.normalize(a2 - (a1 * a2).sum(-1, keepdim=True) * a1, dim=-1)
         mats = torch.stack([a1, a2, torch.cross(a1, a2, dim=-1)], dim=-1)
-        root = f[..., -3:]
+        root = f[..., self.root]
         pos_root = torch.stack([root[..., 0].cumsum(1), root[..., 1], root[..., 2].cumsum(1)], dim=-1)
         world_r, world_p = [], []
         for k, p in enumerate(self.parent):
-            r = mats[:, :, self.source[k]] if self.source[k] >= 0 else self.fixed[k].expand(b, t, 3, 3)
+            if self.source[k] >= 0:
+                r = self.left[k] @ mats[:, :, self.source[k]] @ self.right[k]
+            else:
+                r = self.fixed[k].expand(b, t, 3, 3)
             if p < 0:
                 world_r.append(r)
                 world_p.append(pos_root)
+                continue
+            if self.offset_source[k] >= 0:
+                o = self.root.stop + 3 * self.offset_source[k]
+                offset = (self.left[k] @ f[..., o:o + 3].unsqueeze(-1)).squeeze(-1)
             else:
-                world_p.append(world_p[p] + (world_r[p] @ self.offsets[k].unsqueeze(-1)).squeeze(-1))
-                world_r.append(world_r[p] @ r)
+                offset = self.offsets[k]
+            world_p.append(world_p[p] + (world_r[p] @ offset.unsqueeze(-1)).squeeze(-1))
+            world_r.append(world_r[p] @ r)
         tips = torch.stack([world_p[i] + (world_r[i] @ self.tips[c].unsqueeze(-1)).squeeze(-1)
                             for c, i in enumerate(self.tip_index)], dim=2)
-        labels = f[..., 6 * self.n_joints:6 * self.n_joints + self.n_contacts]
+        start = 6 * self.n_joints
+        labels = f[..., [start + i for i in self.label_index]]
         return tips, labels
+
+
+def _below(skeleton, j: int, ancestor: int) -> bool:
+    while j >= 0:
+        if j == ancestor:
+            return True
+        j = int(skeleton.parents[j])
+    return False
 
 
 def contact_loss(fk: ContactFK, x: torch.Tensor) -> torch.Tensor:

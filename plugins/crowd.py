@@ -44,7 +44,7 @@ def register_commands(cli):
         shuffle = np.random.default_rng(seed)
         if extra:
             motions = [m.slice(s, s + length) for m, s in zip(motions, [int(shuffle.integers(0, extra + 1)) for _ in motions])]
-        units = anatomy.guess_units(model.enc.skeleton)[1]  # metres per unit
+        units = anatomy.guess_units(model.enc.height)[1]  # metres per unit
         margin = spacing / units if spacing is not None else None
         motions = placement.place_crowd(motions, layout, margin, shuffle)
         emit(motions, output or default_output(path, "crowd", count, ".glb"), to, inputs=(path,),

@@ -11,16 +11,18 @@ from ._shared import count_option
 
 
 def _table(report: dict) -> str:
-    rows = [(p["name"] or f"sample {i}", p["frames_30fps"], p["coverage"], p["global_diversity"],
-             p["local_diversity"]) for i, p in enumerate(report["per_sample"])]
+    def r(v):  # an energy ratio
+        return f"{v:>6.2f}" if v is not None else f"{'-':>6}"
+
     out = [f"reference {report['reference'] or '(unnamed)'}: {report['reference_frames_30fps']} frames at 30 fps, "
            f"{len(report['joints'])} joints + {len(report['contacts'])} contacts (feature width "
            f"{report['feature_width']})",
-           f"{'sample':<28} {'frames':>6} {'coverage':>9} {'global':>8} {'local':>8}"]
-    for name, n, c, g, l in rows:
-        out.append(f"{name[:28]:<28} {n:>6} {c:>9.3f} {g:>8.3f} {l:>8.3f}")
-    out.append(f"{'mean':<28} {'':>6} {report['coverage']:>9.3f} {report['global_diversity']:>8.3f} "
-               f"{report['local_diversity']:>8.3f}")
+           f"{'sample':<28} {'frames':>6} {'coverage':>9} {'global':>8} {'local':>8}   energy vs the reference: "
+           f"{'body':>6} {'root':>6} {'accel':>6} {'skate':>6}"]
+    for i, p in enumerate(report["per_sample"] + [dict(report, name="mean", frames_30fps="")]):
+        out.append(f"{(p['name'] or f'sample {i}')[:28]:<28} {p['frames_30fps']:>6} {p['coverage']:>9.3f} "
+                   f"{p['global_diversity']:>8.3f} {p['local_diversity']:>8.3f}   {'':>24}"
+                   + " ".join(r(p[k]) for k in ("body_speed", "root_speed", "acceleration", "foot_skating")))
     inter = report["inter_diversity"]
     out.append(f"inter-sample diversity {inter:.3f}" if inter is not None else
                "inter-sample diversity: needs two or more samples")

@@ -10,10 +10,16 @@ from motionkit import hookimpl
 
 
 def describe(motion) -> dict:
+    import numpy as np
+
     from motionkit import anatomy
 
     sk = motion.skeleton
-    unit, factor = anatomy.guess_units(sk)
+    height = anatomy.body_height(motion)
+    unit, factor = anatomy.guess_units(height)
+    scores = anatomy.contact_scores(motion, height)
+    contacts = anatomy.guess_contacts(motion, height)
+    moving_t = np.ptp(motion.translations, axis=0).max(axis=-1) > anatomy.STILL * height
     layout = Counter(" ".join(c) if c else "(none)" for c in sk.channels[1:])
     return {
         "name": motion.name,
@@ -22,16 +28,24 @@ def describe(motion) -> dict:
         "frames": motion.frames,
         "fps": motion.fps,
         "duration_s": round(motion.duration, 4),
-        "height": round(sk.height(), 6),
+        "height": round(height, 6),
         "units_guess": unit,
         "metres_per_unit": factor,
         "root": sk.names[0],
         "root_channels": list(sk.channels[0]),
         "joint_channels": dict(layout.most_common()),
         "animated_positions": [sk.names[j] for j in range(1, len(sk)) if sk.has_position(j)],
-        "contacts_guess": [sk.names[j] for j in anatomy.guess_contacts(motion)],
+        "moving_positions": [sk.names[j] for j in range(len(sk)) if moving_t[j]],
+        "travel_joint": sk.names[anatomy.travel_joint(motion)],
+        "contacts_guess": [sk.names[j] for j in contacts],
+        "contact_frames": {sk.names[j]: round(scores[j], 3) for j in contacts},
         "metadata": motion.metadata,
     }
+
+
+def _safe(name: str) -> str:
+    """A joint name as it may be shown on a terminal: control characters escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in name)
 
 
 @hookimpl(tryfirst=True)  # a built-in: plugins registering the same name replace it
@@ -50,8 +64,8 @@ def register_commands(cli):
         for i, r in enumerate(rows):
             if len(rows) > 1:
                 click.echo(f"--- motion {i}")
-            click.echo(f"name        {r['name'] or '(unnamed)'}")
-            click.echo(f"joints      {r['joints']} (+{r['end_sites']} end sites), root {r['root']}")
+            click.echo(f"name        {_safe(r['name']) or '(unnamed)'}")
+            click.echo(f"joints      {r['joints']} (+{r['end_sites']} end sites), root {_safe(r['root'])}")
             click.echo(f"frames      {r['frames']} at {r['fps']:g} fps ({r['duration_s']:.2f} s)")
             click.echo(f"height      {r['height']:.4g} units; units look like {r['units_guess']} "
                        f"({r['metres_per_unit']:g} m per unit)")
@@ -60,4 +74,13 @@ def register_commands(cli):
                 click.echo(f"joint chans {n} × {layout}")
             if r["animated_positions"]:
                 click.echo(f"positions   {len(r['animated_positions'])} non-root joints animate their position")
-            click.echo(f"feet guess  {', '.join(r['contacts_guess']) or '(none found)'}")
+            click.echo(f"travel      {_safe(r['travel_joint'])} carries the character"
+                       + (" (the root above it never moves)" if r['travel_joint'] != r['root'] else ""))
+            moving = [n for n in r["moving_positions"] if n != r["travel_joint"]]
+            if moving:
+                click.echo(f"offsets     {len(moving)} joints move their offset: {', '.join(_safe(n) for n in moving[:6])}"
+                           + (" …" if len(moving) > 6 else ""))
+            feet = ", ".join(f"{_safe(n)} ({100 * f:.0f} % of frames)" for n, f in r["contact_frames"].items())
+            click.echo(f"feet guess  {feet or '(none found)'}")
+            if feet:
+                click.echo("            (standing: at its lowest and nearly still)")

@@ -55,7 +55,7 @@ def test_blender_imports_and_agrees(tmp_path, name, ext):
     arm = got["armatures"][0]
     assert arm["bones"] == len(m.skeleton)
     assert arm["end"] - arm["start"] + 1 == m.frames
-    scale = 1.0 if ext == "bvh" else anatomy.guess_units(m.skeleton)[1]
+    scale = 1.0 if ext == "bvh" else anatomy.guess_units(anatomy.body_height(m))[1]
     ours = to_blender(m.world_positions() * scale)
     h = m.skeleton.height() * scale
     for f in frames:

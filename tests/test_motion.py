@@ -40,7 +40,7 @@ def test_slice_scale_and_batch():
         m.slice(2000, 2100)
     sc = m.scaled(0.01)
     assert np.allclose(sc.world_positions(), m.world_positions() * 0.01)
-    assert anatomy.guess_units(sc.skeleton)[0] == "m"
+    assert anatomy.guess_units(anatomy.body_height(sc))[0] == "m"
     rots, trans = stack([s, m.slice(0, 60)])
     assert rots.shape == (2, 60, 65, 4) and trans.shape == (2, 60, 65, 3)
     with pytest.raises(MotionkitError, match="different skeleton"):
