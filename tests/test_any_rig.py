@@ -1,0 +1,123 @@
+"""Any rig: the same dance on a differently built skeleton is the same dance. Re-rigged shared clips (a static root
+above the hips, bones along +X at rest, six channels everywhere, another rotation order, other units, zero-length
+end sites) must move the same in the world, get the same feet and the same features, and train the same."""
+import numpy as np
+import pytest
+from conftest import clip, run_cli
+from rerig import rerig
+
+from motionkit import anatomy
+from motionkit import features as feat
+from motionkit.files import read_motions, write_motions
+
+# The feet a person would name, per shared clip.
+FEET = {
+    "Joe_Salsa-Dancing-6": ["mixamorig7:LeftToe_End", "mixamorig7:RightToe_End"],
+    "Joe_Walk-In-Circle": ["mixamorig7:LeftToe_End", "mixamorig7:RightToe_End"],
+    "Joe_Baseball-Milling-Idle": ["mixamorig7:LeftToe_End", "mixamorig7:RightToe_End"],
+    "Malcolm_Gangnam-Style": ["mixamorig:LeftToe_End", "mixamorig:RightToe_End"],
+    "Xia_normal": ["LeftToeBase", "RightToeBase"], "Xia_proud": ["LeftToeBase", "RightToeBase"],
+    "Elephant_idle1": ["Bip01_L_Hand", "Bip01_L_Toe0", "Bip01_R_Hand", "Bip01_R_Toe0"],  # its front feet are "Hand"
+    "Elephant_idle2": ["Bip01_L_Hand", "Bip01_L_Toe0", "Bip01_R_Hand", "Bip01_R_Toe0"],
+    # the six walking legs; the two claws (Arm_*) and the eyes are raised
+    "Crabnew_Crab-dance-long": sorted(f"DEF_BN_{leg}_end" for leg in ("leg_L_05", "Leg_L_10", "Leg_L_15", "leg_R_05",
+                                                                      "Leg_R_10", "Leg_R_15")),
+}
+RIGS = {  # how each re-rig is built: all of them at once, and each alone
+    "game_rig": dict(static_root=True, lie_along_x=True, six_channels=True, order="ZXY", scale=None),  # other units
+    "lying_rest_pose": dict(static_root=False, lie_along_x=True, six_channels=False, order="XYZ"),
+    "turned_static_root": dict(static_root=True, lie_along_x=False, six_channels=False, root_turn=90.0),
+    "zero_end_sites": dict(static_root=False, lie_along_x=False, six_channels=True, zero_end_sites=True),
+}
+
+
+def names(m, idx):
+    return sorted(m.skeleton.names[j] for j in idx)
+
+
+def rebuilt(m, rig):
+    """``m`` re-rigged; scale None means other units: cm ↔ m."""
+    kw = dict(RIGS[rig])
+    if kw.get("scale", 1.0) is None:
+        kw["scale"] = 0.01 if anatomy.body_height(m) > 50 else 100.0
+    return rerig(m, **kw), kw.get("scale", 1.0)
+
+
+@pytest.mark.parametrize("name", sorted(FEET))
+def test_feet_are_the_ones_a_person_would_name(name):
+    m = read_motions(str(clip(name)))[0]
+    assert names(m, anatomy.guess_contacts(m)) == FEET[name]
+
+
+@pytest.mark.parametrize("rig", sorted(RIGS))
+@pytest.mark.parametrize("name", ["Joe_Salsa-Dancing-6", "Xia_proud", "Crabnew_Crab-dance-long", "Elephant_idle1"])
+def test_a_rerigged_clip_has_the_same_feet_and_travel(tmp_path, name, rig):
+    m = read_motions(str(clip(name)))[0]
+    path = tmp_path / "rerigged.bvh"
+    r, scale = rebuilt(m, rig)
+    write_motions([r], str(path))  # through the file, as a user brings it
+    r = read_motions(str(path))[0]
+    h = anatomy.body_height(m)
+    if not RIGS[rig].get("zero_end_sites"):  # (without end sites the body is what its joints span)
+        assert anatomy.body_height(r) == pytest.approx(h * scale, rel=1e-4)
+    assert anatomy.guess_units(anatomy.body_height(r)) == anatomy.guess_units(h * scale)
+    shift = 1 if RIGS[rig]["static_root"] else 0
+    world = r.world_positions()[:, shift:]
+    assert np.abs(world - m.world_positions() * scale).max() < 1e-4 * h * scale
+    assert r.skeleton.names[anatomy.travel_joint(r)] == m.skeleton.names[0]
+    expected = FEET[name]  # with zero-length end sites the tips are the leaf joints: still the same joints
+    assert names(r, anatomy.guess_contacts(r)) == expected
+    info = run_cli("info", path).stdout.decode()
+    assert all(f in info for f in expected) and "% of frames" in info
+
+
+@pytest.mark.parametrize("rig", sorted(set(RIGS) - {"zero_end_sites"}))  # (that one changes the feet's geometry)
+@pytest.mark.parametrize("name", ["Joe_Salsa-Dancing-6", "Elephant_idle1"])
+def test_a_rerigged_clip_has_the_same_features(name, rig):
+    """The modelled features do not depend on how the rig is built: same joints, same numbers."""
+    m = read_motions(str(clip(name)))[0]
+    r, _ = rebuilt(m, rig)
+    a, b = feat.make_encoding(m), feat.make_encoding(r)
+    assert names(m, a.joints) == names(r, b.joints) and names(m, a.contacts) == names(r, b.contacts)
+    assert names(m, a.offsets) == names(r, b.offsets)
+    fa, fb = feat.encode(m, a), feat.encode(r, b)
+    assert fa.shape == fb.shape and np.abs(fa - fb).max() < 1e-6
+
+
+@pytest.mark.parametrize("name", ["Joe_Walk-In-Circle", "Elephant_idle2", "Crabnew_Crab-dance-long"])
+def test_features_decode_to_the_same_motion_on_a_game_rig(name):
+    """Travel read from the hips under a static root is written back to the hips; the root stays static."""
+    m = read_motions(str(clip(name)))[0].resampled(30)
+    r, _ = rebuilt(m, "game_rig")
+    enc = feat.make_encoding(r)
+    back = feat.decode(feat.encode(r, enc), enc)
+    h = enc.height
+    assert np.abs(back.world_positions(True) - r.world_positions(True)).max() < 5e-5 * h
+    assert np.array_equal(back.translations[:, 0], r.translations[:, 0])  # the static root, to the bit
+    assert np.array_equal(back.rotations[:, 0], r.rotations[:, 0])
+    assert np.ptp(back.translations[:, 1, [0, 2]], axis=0).max() > 0.05 * h or "Elephant" in name
+
+
+def test_joints_that_move_their_offsets_are_modelled_not_flattened():
+    """The elephant's clavicles slide by up to 9 % of its height: they are features, and decode back."""
+    m = read_motions(str(clip("Elephant_idle2")))[0]
+    enc = feat.make_encoding(m)
+    clav = m.skeleton.index("Bip01_L_Clavicle")
+    assert clav in enc.offsets
+    back = feat.decode(feat.encode(m, enc), enc)
+    assert np.abs(back.translations[:, clav] - m.translations[:, clav]).max() < 1e-9 * enc.height
+    assert np.ptp(back.translations[:, clav], axis=0).max() > 0.05 * enc.height
+
+
+def test_channels_constant_in_the_clip_never_drift():
+    """Whatever the generator says, a channel the clip never changes decodes to its value: a root that stays in
+    place stays in place, a contact that never lifts stays down."""
+    m = read_motions(str(clip("Xia_proud")))[0].resampled(30)
+    still = m.replace(translations=m.translations.copy())
+    still.translations[:, 0, [0, 2]] = still.translations[0, 0, [0, 2]]  # dancing on the spot
+    enc = feat.make_encoding(still)
+    assert enc.fixed[enc.root_slice][[0, 2]].all() and not enc.fixed[enc.root_slice][1]
+    noise = np.random.default_rng(0).normal(size=(100, enc.width)) * 3
+    out = feat.decode(noise, enc)
+    assert np.ptp(out.translations[:, 0, [0, 2]], axis=0).max() < 1e-9
+    assert np.ptp(out.translations[:, 0, 1]) > 0.01 * enc.height
