@@ -244,11 +244,15 @@ def _under(parents, j: int, roots: set[int]) -> bool:
 # ---- the operations, as the paper's §4.2 describes them -------------------------------------------------------
 
 def inpaint(model: Model, source: Motion, spans: list[tuple[int, int]], **kw) -> list[Motion]:
-    """Option (a) of full-body composition: the spans are removed and regenerated, the rest is kept (eq. 5)."""
-    kept = np.ones(source.frames, bool)
+    """Option (a) of full-body composition: the spans are removed and regenerated, the rest is kept (eq. 5).
+    Spans that run past the source's end make the output longer (the new frames are generated, as in expand)."""
+    frames = max([source.frames] + [b for _, b in spans])
+    idx = np.minimum(np.arange(frames), source.frames - 1)
+    given = source.replace(rotations=source.rotations[idx], translations=source.translations[idx])
+    kept = np.arange(frames) < source.frames
     for a, b in spans:
         kept[a:b] = False
-    return conditioned(model, source, kept, **kw)
+    return conditioned(model, given, kept, **kw)
 
 
 def compose(model: Model, roi: Motion, at: list[int], frames: int, source: Motion | None = None,

@@ -31,12 +31,26 @@ def register_commands(cli):
             motion, where = read_source(source, model), source
         else:
             motion, where = training_clip(model, path), f"the training clip of {path}"
-        a, b = parse_range(roi, motion.frames, "--roi")
-        frames = requested_frames(length, seconds, motion.fps, motion.frames)
         try:
             starts = sorted(int(v) for v in at.split(","))
         except ValueError:
             raise MotionkitError(f"--at {at!r}: expected frame numbers, e.g. 40,300") from None
+        a, b = parse_range(roi, None, "--roi")
+        if a < 0 or b < 0:  # counted from the end: of the source itself
+            a, b = parse_range(roi, motion.frames, "--roi")
+        if a >= b:
+            raise MotionkitError(f"--roi {roi}: selects no frames")
+        joints = edit.body_part(model, keep) if keep else None
+        if b > motion.frames:  # the clip is shorter than the ROI: grow it with the model first (motion expansion)
+            click.echo(f"compose: {where} has {motion.frames} frames; frames {motion.frames}:{b} of it are "
+                       "generated first (motion expansion) to take the ROI from", err=True)
+            motion = edit.expand(model, motion, 0, b - motion.frames, rng=rng(seed), foot_fix=foot_fix)[0]
+        frames = requested_frames(length, seconds, motion.fps, motion.frames if joints else None)
+        if frames is None:  # long enough for every copy, then as much again as one copy lasts; at least the clip
+            frames = max(motion.frames, starts[-1] + 2 * (b - a))
+            if frames > motion.frames:
+                click.echo(f"compose: output {frames} frames (the last copy ends at frame {starts[-1] + b - a}, "
+                           f"then {b - a} more); --length sets it", err=True)
         for s in starts:
             if s < 0 or s + (b - a) > frames:
                 raise MotionkitError(f"--at {s}: the {b - a}-frame ROI would run past the output's {frames} frames "
@@ -44,7 +58,6 @@ def register_commands(cli):
         for s0, s1 in zip(starts[:-1], starts[1:]):
             if s1 < s0 + (b - a):
                 raise MotionkitError(f"--at {s0},{s1}: the {b - a}-frame ROI copies would overlap")
-        joints = edit.body_part(model, keep) if keep else None
         if joints and frames > motion.frames:
             raise MotionkitError(f"--keep needs the output ({frames} frames) no longer than {where} "
                                  f"({motion.frames} frames)")

@@ -14,6 +14,8 @@ def duration(text: str, fps: float, what: str) -> int:
     """'5s' → seconds; '150' → frames."""
     from motionkit.errors import MotionkitError
 
+    if text is None:
+        return 0
     t = text.strip().lower()
     try:
         frames = round(float(t[:-1]) * fps) if t.endswith("s") else int(t)
@@ -28,8 +30,9 @@ def duration(text: str, fps: float, what: str) -> int:
 def register_commands(cli):
     @cli.command()
     @click.argument("source")
-    @click.option("--before", default="0", show_default=True, help="Generated time before SOURCE: frames, or seconds as 5s.")
-    @click.option("--after", default="0", show_default=True, help="Generated time after SOURCE: frames, or seconds as 5s.")
+    @click.option("--before", default=None, help="Generated time before SOURCE: frames, or seconds as 5s (default 0).")
+    @click.option("--after", default=None, help="Generated time after SOURCE: frames, or seconds as 5s (default: "
+                                                "SOURCE's own length when neither is given, else 0).")
     @operation_options
     def expand(source, before, after, model_path, count, seed, foot_fix, output, to):
         """Grow SOURCE with generated motion before and after it."""
@@ -39,8 +42,11 @@ def register_commands(cli):
         path, model = load_model(model_path)
         motion = read_source(source, model)
         b, a = duration(before, motion.fps, "--before"), duration(after, motion.fps, "--after")
+        if before is None and after is None:  # as much again after it
+            a = motion.frames
+            click.echo(f"expand: {motion.frames} new frames after the source (--before/--after set them)", err=True)
         if a + b == 0:
-            raise MotionkitError("nothing to expand: give --before and/or --after")
+            raise MotionkitError("nothing to expand: --before and --after are both 0")
         out = edit.expand(model, motion, b, a, n=count, rng=rng(seed), foot_fix=foot_fix,
                           name=f"{motion.name or 'motion'}_expand",
                           metadata={"operation": "expand", "model": path, "seed": seed, "before": b, "after": a})

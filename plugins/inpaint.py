@@ -12,6 +12,18 @@ from motionkit import hookimpl
 from ._shared import default_output, emit, keep_option, load_model, operation_options, parse_range, read_source, rng
 
 
+def _span(text: str, frames: int) -> tuple[int, int]:
+    """START:STOP of the source; STOP may run past its end (the output then grows)."""
+    from motionkit.errors import MotionkitError
+
+    a, b = parse_range(text, None)
+    if a < 0 or b < 0:  # counted from the end
+        return parse_range(text, frames)
+    if not a < b or a > frames:
+        raise MotionkitError(f"--frames {text}: must start within the motion's {frames} frames and not be empty")
+    return a, b
+
+
 @hookimpl(tryfirst=True)  # a built-in: plugins registering the same name replace it
 def register_commands(cli):
     @cli.command()
@@ -27,7 +39,10 @@ def register_commands(cli):
 
         path, model = load_model(model_path)
         motion = read_source(source, model)
-        ranges = sorted(parse_range(s, motion.frames) for s in spans)
+        ranges = sorted(_span(s, motion.frames) for s in spans)
+        if ranges[-1][1] > motion.frames:
+            click.echo(f"inpaint: {source} has {motion.frames} frames; the output grows to {ranges[-1][1]} "
+                       "(the frames past its end are generated)", err=True)
         for (a0, b0), (a1, b1) in zip(ranges[:-1], ranges[1:]):
             if a1 < b0:
                 raise MotionkitError(f"--frames {a0}:{b0} and {a1}:{b1} overlap")

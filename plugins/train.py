@@ -52,12 +52,13 @@ def register_commands(cli):
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
         from motionkit.errors import MotionkitError
-        from motionkit.files import atomic_write, read_bytes, read_motions
+        from motionkit.files import atomic_write, read_bytes, read_motions, refuse_overwriting_input
         from motionkit.model import Config, Model
         from motionkit.modelfile import dumps
         from motionkit.train import fit
 
         output = output or os.path.splitext(os.path.basename(clip if clip != "-" else "model"))[0] + ".mkm"
+        refuse_overwriting_input(output, (clip,))
         dev = pick_device(device)
         torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
         motion = read_motions(clip)[0]  # on --resume, the clip the model was trained on
@@ -79,6 +80,8 @@ def register_commands(cli):
                           "torch": torch.__version__, "device": dev, "source_fps": motion.fps}
             model = Model.from_clip(motion, cfg, joints=joints.split(",") if joints else None,
                                     contacts=contacts.split(",") if contacts else None, provenance=provenance)
+        if not resume:
+            _describe(model, motion, clip)
         clip_x = model.encode(motion)
         n_levels = len(model.levels)
         save = lambda m: atomic_write(output, dumps(m))  # noqa: E731
@@ -113,6 +116,39 @@ def register_commands(cli):
         click.echo(f"wrote {output} ({time.time() - started:.0f} s)", err=True)
         if plots:
             _plots(model, output, history)
+
+
+def _describe(model, motion, clip):
+    """What motionkit read in the clip, before the minutes of training: a wrong guess shows in the first second."""
+    from motionkit import anatomy
+
+    enc, sk, cfg = model.enc, model.enc.skeleton, model.config
+    unit, _ = anatomy.guess_units(enc.height)
+    scores = anatomy.contact_scores(motion.resampled(enc.fps), enc.height)
+    left_out = len(sk) - len(enc.joints)
+
+    def listed(idx, most=8):
+        names = [sk.names[j] for j in idx]
+        return ", ".join(names[:most]) + (f" … ({len(names)} in all)" if len(names) > most else "")
+
+    lines = [
+        f"clip       {clip}: {motion.frames} frames at {motion.fps:g} fps → {model.lengths[-1]} at {enc.fps:g}; "
+        f"body height {enc.height:.4g} units (looks like {unit})",
+        f"travel     {sk.names[enc.travel]} carries the character",
+        f"modelled   {len(enc.joints)} joints: {listed(enc.joints)} ({left_out} left out: still, digits, above)",
+        "contacts   " + (", ".join(f"{sk.names[j]} ({100 * scores.get(j, 0):.0f} % of frames standing)"
+                                   for j in enc.contacts) or "none found (no foot locking; --contacts names them)"),
+    ]
+    if enc.offsets:
+        lines.append(f"offsets    {len(enc.offsets)} joints move their offset: {listed(enc.offsets, 6)}")
+    lines += [
+        f"pyramid    {model.n_stages} stages in {len(model.levels)} levels: {', '.join(map(str, model.lengths))} "
+        f"frames; {enc.width} feature channels",
+        f"recipe     {cfg.preset}: batch {cfg.batch}, {cfg.d_steps} critic steps, "
+        f"{' / '.join(map(str, cfg.iterations))} iterations per level",
+    ]
+    for line in lines:
+        click.echo(line, err=True)
 
 
 def _plots(model, output, history):
