@@ -51,6 +51,15 @@ class MotionkitGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("motionkit: interrupted", err=True)
             ctx.exit(130)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as e:  # a bug of ours: still one line, and a status that says so
+            if ctx.params.get("debug"):
+                raise
+            text = " ".join(str(e).split())[:200]
+            click.echo(f"motionkit: internal error: {type(e).__name__}: {text} (run with --debug and report it)",
+                       err=True)
+            ctx.exit(2)
 
 
 @click.group(cls=MotionkitGroup, context_settings={"help_option_names": ["-h", "--help"]})

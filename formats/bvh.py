@@ -6,11 +6,9 @@ Writes names, hierarchy, channel orders and end sites back as they came.
 """
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 
-from motionkit import Format, hookimpl
+from motionkit import Format, hookimpl, limits
 from motionkit import rotations as rot
 from motionkit.errors import MotionkitError
 from motionkit.motion import POSITION_CHANNELS, ROTATION_CHANNELS, Motion, Skeleton
@@ -182,47 +180,147 @@ def _header_value(line: str | None, label: str, source: str, ln: int) -> str:
 
 
 def read(data: bytes, source: str = "-") -> list[Motion]:
-    text = _decode(data, source)
-    lines = text.splitlines()
-    names, parents, offsets, channels, end_sites, mline = _parse_hierarchy(lines, source)
-    # MOTION / Frames: / Frame Time:, skipping blank lines.
-    rest = [(n, l) for n, l in enumerate(lines[mline + 1:], start=mline + 2) if l.strip()]
-    frames_s = _header_value(rest[0][1] if rest else None, "Frames", source, rest[0][0] if rest else len(lines))
+    if not data.strip():
+        raise MotionkitError("empty file", source)
+    if b"\x00" in data[:4096]:
+        raise MotionkitError("not a BVH file (binary data)", source)
+    # The hierarchy is parsed as text; the MOTION section (all but a few hundred bytes of a big file) is parsed
+    # straight from the bytes, a slice at a time, so reading takes memory in proportion to the file.
+    at = _find_motion(data)
+    head = _decode(data[:at] if at >= 0 else data, source)
+    lines = head.splitlines()
+    names, parents, offsets, channels, end_sites, mline = _parse_hierarchy(lines + ["MOTION"] if at >= 0 else lines,
+                                                                           source)
+    if at < 0:
+        raise MotionkitError("missing MOTION section", source, len(lines))
+    limits.check_motion_size(1, len(names), source)
+    line = len(lines) + 1  # the MOTION line
+    pos = data.index(b"\n", at) + 1 if b"\n" in data[at:] else len(data)
+    header = []
+    while len(header) < 2 and pos < len(data):  # Frames: / Frame Time:, skipping blank lines
+        end = data.find(b"\n", pos)
+        end = len(data) if end < 0 else end
+        text = data[pos:end].decode("latin-1")
+        line += 1
+        if text.strip():
+            header.append((line, text))
+        pos = end + 1
+    frames_s = _header_value(header[0][1] if header else None, "Frames", source, header[0][0] if header else line)
     try:
         n_frames = int(frames_s)
     except ValueError:
-        raise MotionkitError(f"bad frame count {frames_s!r}", source, rest[0][0]) from None
+        raise MotionkitError(f"bad frame count {frames_s!r}", source, header[0][0]) from None
     if n_frames < 1:
-        raise MotionkitError(f"the file has {n_frames} frames", source, rest[0][0])
-    ft_s = _header_value(rest[1][1] if len(rest) > 1 else None, "Frame Time", source,
-                         rest[1][0] if len(rest) > 1 else len(lines))
-    frame_time = _number(ft_s, source, rest[1][0], "Frame Time")
-    if frame_time <= 0:
-        raise MotionkitError(f"Frame Time must be positive, found {ft_s}", source, rest[1][0])
+        raise MotionkitError(f"the file has {n_frames} frames", source, header[0][0])
+    limits.check_motion_size(n_frames, len(names), source)
+    ft_s = _header_value(header[1][1] if len(header) > 1 else None, "Frame Time", source,
+                         header[1][0] if len(header) > 1 else line)
+    frame_time = _number(ft_s, source, header[1][0], "Frame Time")
+    if not 1.0 / limits.FPS_RANGE[1] <= frame_time <= 1.0 / limits.FPS_RANGE[0]:
+        raise MotionkitError(f"Frame Time {ft_s} is outside {1 / limits.FPS_RANGE[1]:g} to "
+                             f"{1 / limits.FPS_RANGE[0]:g} seconds", source, header[1][0])
     fps = snap_frame_time(frame_time)
-
     n_chan = sum(len(c) for c in channels)
-    body = rest[2:]
-    rows = [l.split() for _, l in body]
-    for (ln, _), row in zip(body, rows):
-        if len(row) != n_chan:
-            hint = " (truncated file?)" if ln == body[-1][0] and len(row) < n_chan else ""
-            raise MotionkitError(f"expected {n_chan} values on a frame line, found {len(row)}{hint}", source, ln)
-    if len(rows) != n_frames:
-        raise MotionkitError(f"frame-count mismatch: the header says {n_frames} frames, the file has {len(rows)}"
-                             + (" (truncated file?)" if len(rows) < n_frames else ""), source)
-    try:
-        values = np.array(list(map(float, itertools.chain.from_iterable(rows))), dtype=np.float64)
-    except ValueError:
-        values = None
-    if values is None or not np.all(np.isfinite(values)):
-        for (ln, _), row in zip(body, rows):  # slow path, only to name the line
-            for tok in row:
-                _number(tok, source, ln, "a channel value")
-    values = values.reshape(n_frames, n_chan) if n_chan else np.zeros((n_frames, 0))
-
+    values = _frame_values(data, pos, line, n_frames, n_chan, source)
     skeleton = Skeleton(names, parents, offsets, channels, end_sites)
     return [_motion_from_channels(skeleton, values, fps, source)]
+
+
+def _find_motion(data: bytes) -> int:
+    """Byte offset of the line that starts with MOTION (any case), or -1."""
+    pos = 0
+    while True:
+        k = data.upper().find(b"MOTION", pos) if len(data) < 1 << 16 else _find_ci(data, b"MOTION", pos)
+        if k < 0:
+            return -1
+        start = data.rfind(b"\n", 0, k) + 1
+        if not data[start:k].strip():
+            return start
+        pos = k + 6
+
+
+def _find_ci(data: bytes, word: bytes, pos: int) -> int:
+    """Case-insensitive find of an ASCII word without copying the whole of a big file."""
+    best = -1
+    for variant in {word, word.lower(), word.capitalize()}:
+        k = data.find(variant, pos)
+        if k >= 0 and (best < 0 or k < best):
+            best = k
+    return best
+
+
+_SLICE = 1 << 22  # bytes of frame lines parsed at a time
+
+
+def _frame_values(data: bytes, pos: int, line: int, n_frames: int, n_chan: int, source: str) -> np.ndarray:
+    """(n_frames, n_chan) channel values from the frame lines starting at byte ``pos`` (file line ``line`` + 1):
+    every line checked for its count, every value finite and within ±1e15; blank lines skipped."""
+    out = np.empty((n_frames, n_chan))
+    row = 0
+    while pos < len(data):
+        end = data.find(b"\n", min(pos + _SLICE, len(data)))
+        end = len(data) if end < 0 else end + 1
+        chunk = data[pos:end]
+        buf = np.frombuffer(chunk, dtype=np.uint8)
+        breaks = np.flatnonzero(buf == 10)
+        if len(breaks) == 0 or breaks[-1] != len(buf) - 1:
+            breaks = np.append(breaks, len(buf))
+        space = (buf == 32) | (buf == 9) | (buf == 13) | (buf == 10) | (buf == 11) | (buf == 12)
+        starts = np.flatnonzero(~space & np.concatenate([[True], space[:-1]]))
+        del space
+        counts = np.bincount(np.searchsorted(breaks, starts), minlength=len(breaks))
+        filled = counts > 0
+        wrong = np.flatnonzero(filled & (counts != n_chan))
+        if row + int(filled.sum()) > n_frames:
+            extra_line = line + int(np.flatnonzero(filled)[n_frames - row]) + 1
+            raise MotionkitError(f"frame-count mismatch: the header says {n_frames} frames, the file has more",
+                                 source, extra_line)
+        if len(wrong):
+            k = int(wrong[0])
+            last = end >= len(data) and k == int(np.flatnonzero(filled)[-1])
+            hint = " (truncated file?)" if last and counts[k] < n_chan else ""
+            raise MotionkitError(f"expected {n_chan} values on a frame line, found {counts[k]}{hint}", source,
+                                 line + k + 1)
+        try:
+            with np.errstate(all="ignore"):
+                vals = np.fromstring(chunk, dtype=np.float64, sep=" ") if n_chan else np.zeros(0)
+        except ValueError:
+            vals = None
+        n = int(filled.sum())
+        if vals is None or vals.size != n * n_chan or not np.all(np.isfinite(vals)) or \
+                np.abs(vals).max(initial=0) > 1e15:
+            _name_bad_value(chunk, line, source)
+        out[row:row + n] = vals.reshape(n, n_chan)
+        row += n
+        line += int(np.count_nonzero(buf == 10))
+        pos = end
+    if row != n_frames:
+        raise MotionkitError(f"frame-count mismatch: the header says {n_frames} frames, the file has {row}"
+                             + (" (truncated file?)" if row < n_frames else ""), source)
+    _refuse_cut_last_value(data, source, line)
+    return out
+
+
+def _refuse_cut_last_value(data: bytes, source: str, line: int):
+    """A file that ends inside its last number: the last line has no line break and its last value fewer decimals
+    than the line's others have (a writer prints them all alike)."""
+    tail = data[-4096:].rstrip(b" \t")
+    if not tail or tail[-1:] in b"\r\n":
+        return
+    tokens = tail.rsplit(b"\n", 1)[-1].split()
+    decimals = [len(t.partition(b".")[2]) for t in tokens if b"." in t and b"e" not in t.lower()]
+    if len(decimals) >= 3 and len(tokens[-1].partition(b".")[2]) < int(np.median(decimals[:-1])):
+        raise MotionkitError("the file ends inside its last value (truncated file?)", source, line)
+
+
+def _name_bad_value(chunk: bytes, line: int, source: str):
+    """The slow path, only to say which line holds a value that is not a usable number."""
+    for k, text in enumerate(chunk.decode("latin-1").split("\n")):
+        for tok in text.split():
+            v = _number(tok, source, line + k + 1, "a channel value")
+            if abs(v) > 1e15:
+                raise MotionkitError(f"a channel value is beyond ±1e15 ({tok})", source, line + k + 1)
+    raise MotionkitError("unreadable frame values", source, line + 1)
 
 
 def _motion_from_channels(skeleton: Skeleton, values: np.ndarray, fps: float, source: str) -> Motion:

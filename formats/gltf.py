@@ -9,13 +9,14 @@ positions. motionkit's own details (source units, channel layout, end sites) rid
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import struct
 
 import numpy as np
 import pygltflib as g
 
-from motionkit import Format, anatomy, hookimpl
+from motionkit import Format, anatomy, hookimpl, limits
 from motionkit import rotations as rot
 from motionkit.errors import MotionkitError
 from motionkit.motion import Motion, Skeleton
@@ -151,50 +152,142 @@ def write_gltf(motions: list[Motion], options: dict | None = None) -> bytes:
 
 
 # ---------------------------------------------------------------- reader
+# The reader works on the JSON itself and checks every index, count, offset, stride, type and number it uses
+# before it uses it: a crafted file gets one line, never a crash, a hang or a huge allocation.
 
-_COMPONENTS = {g.FLOAT: np.float32, g.UNSIGNED_BYTE: np.uint8, g.BYTE: np.int8, g.UNSIGNED_SHORT: np.uint16,
-               g.SHORT: np.int16, g.UNSIGNED_INT: np.uint32}
+_COMPONENTS = {5126: np.float32, 5121: np.uint8, 5120: np.int8, 5123: np.uint16, 5122: np.int16, 5125: np.uint32}
 _WIDTH = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT4": 16}
+_INTERPOLATIONS = ("LINEAR", "STEP", "CUBICSPLINE")
 
 
-def _load(data: bytes, source: str) -> tuple[g.GLTF2, list[bytes]]:
+class _Doc:
+    """The glTF JSON with checked access: every lookup that could be out of range or of the wrong type says so."""
+
+    def __init__(self, doc, blobs: list[bytes], source: str):
+        if not isinstance(doc, dict):
+            raise MotionkitError("not a glTF file (the JSON is not an object)", source)
+        self.doc, self.blobs, self.source = doc, blobs, source
+
+    def fail(self, message: str):
+        raise MotionkitError(message, self.source)
+
+    def list(self, key: str, within=None) -> list:
+        value = (self.doc if within is None else within).get(key, [])
+        if not isinstance(value, list):
+            self.fail(f"'{key}' is not a list")
+        return value
+
+    def item(self, key: str, index):
+        items = self.list(key)
+        if not _is_int(index) or not 0 <= index < len(items):
+            self.fail(f"{key} index {index!r} is out of range (the file has {len(items)})")
+        if not isinstance(items[index], dict):
+            self.fail(f"{key}[{index}] is not an object")
+        return items[index]
+
+    def int(self, obj: dict, key: str, default=None, low: int = 0) -> int:
+        value = obj.get(key, default)
+        if not _is_int(value) or value < low:
+            self.fail(f"'{key}' must be a whole number ≥ {low}, found {value!r}")
+        return value
+
+    def numbers(self, value, n: int, what: str) -> np.ndarray:
+        if not isinstance(value, list) or len(value) != n or not all(_is_number(v) for v in value):
+            self.fail(f"{what} must be {n} numbers")
+        out = np.array(value, dtype=np.float64)
+        if not np.all(np.isfinite(out)) or np.abs(out).max(initial=0) > 1e15:
+            self.fail(f"{what} holds a number that is not finite or beyond 1e15")
+        return out
+
+    def accessor(self, index) -> np.ndarray:
+        acc = self.item("accessors", index)
+        if acc.get("sparse") is not None or acc.get("bufferView") is None:
+            self.fail("sparse or buffer-less accessors are not supported")
+        view = self.item("bufferViews", acc["bufferView"])
+        kind = acc.get("componentType")
+        if kind not in _COMPONENTS:
+            self.fail(f"accessor {index}: unknown componentType {kind!r}")
+        if acc.get("type") not in _WIDTH:
+            self.fail(f"accessor {index}: unknown type {acc.get('type')!r}")
+        dtype = np.dtype(_COMPONENTS[kind]).newbyteorder("<")
+        width = _WIDTH[acc["type"]]
+        element = dtype.itemsize * width
+        count = self.int(acc, "count", low=1)
+        buffer = self.int(view, "buffer")
+        if buffer >= len(self.blobs):
+            self.fail(f"bufferView {acc['bufferView']}: buffer {buffer} does not exist")
+        blob = self.blobs[buffer]
+        view_start, view_length = self.int(view, "byteOffset", 0), self.int(view, "byteLength", low=1)
+        if view_start + view_length > len(blob):
+            self.fail(f"bufferView {acc['bufferView']} runs past the end of its buffer (truncated file?)")
+        stride = self.int(view, "byteStride", element, low=1)
+        if stride < element or stride % dtype.itemsize or stride > 252 and stride != element:
+            self.fail(f"bufferView {acc['bufferView']}: byteStride {stride} does not fit {element}-byte elements")
+        start = self.int(acc, "byteOffset", 0)
+        if start + stride * (count - 1) + element > view_length:
+            self.fail(f"accessor {index} runs past the end of its bufferView (truncated file?)")
+        raw = np.frombuffer(blob, dtype=np.uint8, count=view_length, offset=view_start)[start:]
+        rows = np.lib.stride_tricks.as_strided(raw, shape=(count, element), strides=(stride, 1), writeable=False)
+        out = np.frombuffer(np.ascontiguousarray(rows).tobytes(), dtype=dtype).reshape(count, width).astype(np.float64)
+        if acc.get("normalized") and dtype.kind in "iu":
+            out = out / np.iinfo(dtype).max
+        if not np.all(np.isfinite(out)):
+            self.fail(f"accessor {index} holds NaN or infinite values")
+        return out
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _load(data: bytes, source: str) -> _Doc:
+    if data[:4] == b"glTF":
+        if len(data) < 20:
+            raise MotionkitError("truncated glTF binary (no header)", source)
+        _, version, length = struct.unpack_from("<4sII", data, 0)
+        if version != 2:
+            raise MotionkitError(f"glTF binary version {version}: motionkit reads version 2", source)
+        if length > len(data) or length < 20:
+            raise MotionkitError(f"the glTF binary says {length} bytes, the file has {len(data)} (truncated?)", source)
+        chunks, offset = [], 12
+        while offset + 8 <= length:
+            size, kind = struct.unpack_from("<I4s", data, offset)
+            if offset + 8 + size > length:
+                raise MotionkitError("a glTF binary chunk runs past the end of the file (truncated?)", source)
+            chunks.append((kind, data[offset + 8:offset + 8 + size]))
+            offset += 8 + size + (-size % 4)
+        if not chunks or chunks[0][0] != b"JSON":
+            raise MotionkitError("the glTF binary does not start with its JSON chunk", source)
+        text, blobs = chunks[0][1], [c for k, c in chunks[1:2] if k == b"BIN\0"]
+    else:
+        text, blobs = data, None
     try:
-        if data[:4] == b"glTF":
-            gltf = g.GLTF2.load_from_bytes(data)
-            blobs = [gltf.binary_blob() or b""]
-        else:
-            gltf = g.GLTF2.from_json(data.decode("utf-8"))
-            blobs = []
-    except Exception as e:  # pygltflib raises anything from struct.error to KeyError on junk
+        doc = json.loads(text.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise MotionkitError(f"not a readable glTF file ({type(e).__name__})", source) from None
-    if data[:4] != b"glTF":
-        for buf in gltf.buffers:
-            uri = buf.uri or ""
-            if not uri.startswith("data:"):
-                raise MotionkitError(f"external buffer {uri!r} is not supported (embed it, or use .glb)", source)
-            blobs.append(base64.b64decode(uri.split(",", 1)[1]))
-    return gltf, blobs
-
-
-def _accessor(gltf: g.GLTF2, blobs: list[bytes], index: int, source: str) -> np.ndarray:
-    acc = gltf.accessors[index]
-    if acc.sparse is not None or acc.bufferView is None:
-        raise MotionkitError("sparse or buffer-less accessors are not supported", source)
-    view = gltf.bufferViews[acc.bufferView]
-    dtype = np.dtype(_COMPONENTS[acc.componentType]).newbyteorder("<")
-    width = _WIDTH[acc.type]
-    stride = view.byteStride or dtype.itemsize * width
-    start = (view.byteOffset or 0) + (acc.byteOffset or 0)
-    blob = blobs[view.buffer]
-    need = start + stride * (acc.count - 1) + dtype.itemsize * width
-    if need > len(blob):
-        raise MotionkitError("an accessor points past the end of its buffer (truncated file?)", source)
-    raw = np.lib.stride_tricks.as_strided(np.frombuffer(blob, dtype=np.uint8, offset=start),
-                                          shape=(acc.count, dtype.itemsize * width), strides=(stride, 1))
-    out = np.frombuffer(np.ascontiguousarray(raw).tobytes(), dtype=dtype).reshape(acc.count, width).astype(np.float64)
-    if acc.normalized and dtype.kind in "iu":
-        out = out / np.iinfo(dtype).max
-    return out
+    d = _Doc(doc, [], source)
+    if blobs is None:  # .gltf: every buffer embedded as a data URI
+        blobs = []
+        for buf in d.list("buffers"):
+            uri = buf.get("uri") if isinstance(buf, dict) else None
+            if not isinstance(uri, str) or not uri.startswith("data:"):
+                raise MotionkitError(f"external buffer {str(uri)[:60]!r} is not supported (embed it, or use .glb)",
+                                     source)
+            head, comma, payload = uri.partition(",")
+            if not comma or not head.endswith(";base64"):
+                raise MotionkitError("a buffer's data URI is not base64 (data:...;base64,...)", source)
+            if len(payload) * 3 // 4 > limits.limit("MOTIONKIT_MAX_BYTES"):
+                raise MotionkitError("an embedded buffer is larger than motionkit reads", source)
+            try:
+                blobs.append(base64.b64decode(payload, validate=True))
+            except (binascii.Error, ValueError):
+                raise MotionkitError("a buffer's data URI holds bad base64", source) from None
+    d.blobs = blobs
+    return d
 
 
 def _sample(times: np.ndarray, values: np.ndarray, at: np.ndarray, interpolation: str, quat: bool) -> np.ndarray:
@@ -203,7 +296,7 @@ def _sample(times: np.ndarray, values: np.ndarray, at: np.ndarray, interpolation
     idx = np.clip(np.searchsorted(times, at, side="right") - 1, 0, len(times) - 1)
     nxt = np.minimum(idx + 1, len(times) - 1)
     span = np.where(nxt > idx, times[nxt] - times[idx], 1.0)
-    w = np.clip((at - times[idx]) / span, 0.0, 1.0)
+    w = np.clip((at - times[idx]) / np.where(span > 0, span, 1.0), 0.0, 1.0)
     if interpolation == "STEP":
         w = np.zeros_like(w)
     if quat:
@@ -211,100 +304,174 @@ def _sample(times: np.ndarray, values: np.ndarray, at: np.ndarray, interpolation
     return values[idx] * (1 - w)[:, None] + values[nxt] * w[:, None]
 
 
-def _trs_matrix(node: g.Node) -> np.ndarray:
-    if node.matrix:
-        return np.array(node.matrix, dtype=np.float64).reshape(4, 4).T
-    m = np.eye(4)
-    r = node.rotation or [0, 0, 0, 1]
-    m[:3, :3] = rot.to_matrix(np.array([r[3], r[0], r[1], r[2]])) * np.array(node.scale or [1, 1, 1])
-    m[:3, 3] = node.translation or [0, 0, 0]
-    return m
+def _trs(d: _Doc, node: dict, what: str) -> tuple[np.ndarray, np.ndarray, float]:
+    """(translation, rotation wxyz, uniform scale) of a node (a matrix is decomposed)."""
+    if node.get("matrix") is not None:
+        m = d.numbers(node["matrix"], 16, f"{what}'s matrix").reshape(4, 4).T
+        det = float(np.linalg.det(m[:3, :3]))
+        if abs(det) < 1e-12:
+            d.fail(f"{what}'s matrix is singular")
+        s = float(np.cbrt(abs(det)))
+        return m[:3, 3], rot.from_matrix(m[:3, :3] / s), s
+    t = d.numbers(node.get("translation", [0, 0, 0]), 3, f"{what}'s translation")
+    r = d.numbers(node.get("rotation", [0, 0, 0, 1]), 4, f"{what}'s rotation")
+    if np.linalg.norm(r) < 1e-9:
+        d.fail(f"{what}'s rotation is not a rotation (zero quaternion)")
+    sc = d.numbers(node.get("scale", [1, 1, 1]), 3, f"{what}'s scale")
+    if np.any(np.abs(sc) < 1e-12):
+        d.fail(f"{what}'s scale is zero")
+    return t, rot.normalize(np.array([r[3], r[0], r[1], r[2]])), float(np.cbrt(abs(np.prod(sc))))
 
 
 def read(data: bytes, source: str = "-") -> list[Motion]:
-    gltf, blobs = _load(data, source)
-    if not gltf.skins:
+    d = _load(data, source)
+    skins = d.list("skins")
+    if not skins:
         raise MotionkitError("the glTF file has no skin (no skeleton to read)", source)
-    parent = {c: i for i, n in enumerate(gltf.nodes) for c in (n.children or [])}
-    anim = gltf.animations[0] if gltf.animations else None
+    nodes = d.list("nodes")
+    parent: dict[int, int] = {}
+    for i in range(len(nodes)):
+        for c in d.list("children", d.item("nodes", i)):
+            if not _is_int(c) or not 0 <= c < len(nodes) or c == i:
+                d.fail(f"node {i} lists a child {c!r} that is not another node")
+            if c in parent:
+                d.fail(f"node {c} has two parents: the nodes do not form a tree")
+            parent[c] = i
+    for i in range(len(nodes)):  # no cycles: every chain of parents ends
+        seen, n = set(), i
+        while n in parent:
+            if n in seen:
+                d.fail("the nodes' children form a cycle")
+            seen.add(n)
+            n = parent[n]
     tracks: dict[tuple[int, str], tuple[np.ndarray, np.ndarray, str]] = {}
-    if anim is not None:
-        for ch in anim.channels:
-            if ch.target.node is None or ch.target.path not in ("rotation", "translation"):
+    animations = d.list("animations")
+    if animations:
+        anim = d.item("animations", 0)
+        samplers = d.list("samplers", anim)
+        for ch in d.list("channels", anim):
+            target = ch.get("target") if isinstance(ch, dict) else None
+            if not isinstance(target, dict) or target.get("path") not in ("rotation", "translation"):
                 continue
-            s = anim.samplers[ch.sampler]
-            tracks[(ch.target.node, ch.target.path)] = (_accessor(gltf, blobs, s.input, source)[:, 0],
-                                                       _accessor(gltf, blobs, s.output, source), s.interpolation or "LINEAR")
-    return [_read_skin(gltf, skin, parent, tracks, source) for skin in gltf.skins]
+            node = target.get("node")
+            if not _is_int(node) or not 0 <= node < len(nodes):
+                d.fail(f"an animation channel targets node {node!r}, which does not exist")
+            sampler = ch.get("sampler")
+            if not _is_int(sampler) or not 0 <= sampler < len(samplers) or not isinstance(samplers[sampler], dict):
+                d.fail(f"an animation channel uses sampler {sampler!r}, which does not exist")
+            s = samplers[sampler]
+            interp = s.get("interpolation", "LINEAR")
+            if interp not in _INTERPOLATIONS:
+                d.fail(f"unknown interpolation {interp!r}")
+            times = d.accessor(s.get("input"))[:, 0]
+            values = d.accessor(s.get("output"))
+            width = 4 if target["path"] == "rotation" else 3
+            if values.shape != ((3 if interp == "CUBICSPLINE" else 1) * len(times), width):
+                d.fail(f"an animation's {target['path']} values do not match its {len(times)} key times")
+            if np.any(np.diff(times) < 0):
+                d.fail("an animation's key times go backwards")
+            tracks[(node, target["path"])] = (times, values, interp)
+    return [_read_skin(d, k, parent, tracks) for k in range(len(skins))]
 
 
-def _read_skin(gltf, skin, parent, tracks, source) -> Motion:
-    joints = set(skin.joints)
-    roots = [j for j in skin.joints if parent.get(j) not in joints]
-    if len(roots) != 1:
-        raise MotionkitError(f"skin {skin.name!r} has {len(roots)} root joints; motionkit needs one", source)
+def _read_skin(d: _Doc, k: int, parent: dict[int, int], tracks) -> Motion:
+    skin = d.item("skins", k)
+    nodes = d.list("nodes")
+    joints_list = d.list("joints", skin)
+    if not joints_list or not all(_is_int(j) and 0 <= j < len(nodes) for j in joints_list):
+        d.fail(f"skin {k} lists joints that are not nodes")
+    joints = set(joints_list)
+    limits.check_motion_size(1, len(joints), d.source)
+    roots = [j for j in joints_list if parent.get(j) not in joints]
+    if len(roots) != 1 or len(joints) != len(joints_list):
+        d.fail(f"skin {k} has {len(roots)} root joints (or a joint twice); motionkit needs one tree")
     order: list[int] = []
     stack = [roots[0]]
-    while stack:  # parents first
+    while stack:  # parents first (the nodes form a tree: checked)
         n = stack.pop()
         order.append(n)
-        stack.extend(reversed([c for c in (gltf.nodes[n].children or []) if c in joints]))
+        stack.extend(reversed([c for c in d.list("children", nodes[n]) if c in joints]))
     if len(order) != len(joints):
-        raise MotionkitError(f"skin {skin.name!r} joints do not form one hierarchy", source)
-    index = {n: k for k, n in enumerate(order)}
-    holder = gltf.nodes[parent[roots[0]]] if roots[0] in parent else None
-    ours = (holder.extras or {}).get("motionkit") if holder is not None and isinstance(holder.extras, dict) else None
+        d.fail(f"skin {k}'s joints do not form one hierarchy")
+    index = {n: i for i, n in enumerate(order)}
+    holder = nodes[parent[roots[0]]] if roots[0] in parent else None
+    extras = holder.get("extras") if isinstance(holder, dict) else None
+    ours = extras.get("motionkit") if isinstance(extras, dict) else None
+    if ours is not None and not isinstance(ours, dict):
+        d.fail("the motionkit extras are not an object")
     # Sample every track on one clock: our own files carry their fps; others get the keys' median spacing.
     key_times = [t for (n, _), (t, _, _) in tracks.items() if n in joints]
     if ours:
-        fps = float(ours["fps"])
+        fps = limits.check_fps(ours.get("fps"), d.source, "the extras' fps")
     elif key_times and max(len(t) for t in key_times) > 1:
-        longest = max(key_times, key=len)
-        fps = float(round(1.0 / np.median(np.diff(longest)), 3))
+        steps = np.diff(max(key_times, key=len))
+        steps = steps[steps > 0]
+        fps = limits.check_fps(round(1.0 / np.median(steps), 3) if len(steps) else 30.0, d.source,
+                               "the keys' frame rate")
     else:
         fps = 30.0
     t0 = min((t[0] for t in key_times), default=0.0)
     t1 = max((t[-1] for t in key_times), default=0.0)
-    frames = int(round((t1 - t0) * fps)) + 1
+    span = (t1 - t0) * fps
+    if not span < limits.limit("MOTIONKIT_MAX_FRAMES"):
+        d.fail(f"the animation lasts {t1 - t0:g} s: {span:.0f} frames at {fps:g} fps is more than motionkit reads")
+    frames = int(round(span)) + 1
+    limits.check_motion_size(frames, len(order), d.source)
     at = t0 + np.arange(frames) / fps
     rotations = np.empty((frames, len(order), 4))
     translations = np.empty((frames, len(order), 3))
     offsets = np.zeros((len(order), 3))
-    for k, n in enumerate(order):
-        node = gltf.nodes[n]
-        if node.matrix:
-            m = _trs_matrix(node)
-            t_rest, q_rest = m[:3, 3], rot.from_matrix(m[:3, :3] / np.cbrt(np.linalg.det(m[:3, :3])))
-        else:
-            r = node.rotation or [0, 0, 0, 1]
-            t_rest, q_rest = np.array(node.translation or [0, 0, 0], float), np.array([r[3], r[0], r[1], r[2]], float)
-        offsets[k] = t_rest
+    for i, n in enumerate(order):
+        t_rest, q_rest, _ = _trs(d, nodes[n], f"node {n}")
+        offsets[i] = t_rest
         if (n, "rotation") in tracks:
             t, v, interp = tracks[(n, "rotation")]
-            rotations[:, k] = _sample(t, rot.normalize(v[:, [3, 0, 1, 2]]), at, interp, quat=True)
+            q = v[:, [3, 0, 1, 2]]
+            if np.any(np.linalg.norm(q, axis=-1) < 1e-9):
+                d.fail(f"node {n}'s rotation keys hold a zero quaternion")
+            rotations[:, i] = _sample(t, rot.normalize(q), at, interp, quat=True)
         else:
-            rotations[:, k] = q_rest
+            rotations[:, i] = q_rest
         if (n, "translation") in tracks:
             t, v, interp = tracks[(n, "translation")]
-            translations[:, k] = _sample(t, v, at, interp, quat=False)
+            translations[:, i] = _sample(t, v, at, interp, quat=False)
         else:
-            translations[:, k] = t_rest
+            translations[:, i] = t_rest
     if not (np.all(np.isfinite(rotations)) and np.all(np.isfinite(translations))):
-        raise MotionkitError("the animation holds NaN or infinite values", source)
-    names = [gltf.nodes[n].name or f"joint_{k}" for k, n in enumerate(order)]
-    parents = [index[parent[n]] if k else -1 for k, n in enumerate(order)]
+        d.fail("the animation holds NaN or infinite values")
+    names = [nodes[n].get("name") if isinstance(nodes[n].get("name"), str) else f"joint_{i}"
+             for i, n in enumerate(order)]
+    parents = [index[parent[n]] if i else -1 for i, n in enumerate(order)]
     if ours:
-        scale = float(ours.get("unit_scale", 1.0))
-        channels = [tuple(c) for c in ours["channels"]]
-        end_sites = {int(a): np.array(v) for a, v in ours.get("end_sites", {}).items()}
+        scale = limits.check_scale(ours.get("unit_scale", 1.0), d.source, "the extras' unit_scale")
+        channels = ours.get("channels")
+        if (not isinstance(channels, list) or len(channels) != len(order) or not all(
+                isinstance(c, list) and len(c) <= 6 and len(set(map(str, c))) == len(c)
+                and all(x in _CHANNEL_NAMES for x in c) for c in channels)):
+            d.fail("the extras' channels do not describe this skeleton")
+        channels = [tuple(c) for c in channels]
+        raw_ends = ours.get("end_sites", {})
+        if not isinstance(raw_ends, dict):
+            d.fail("the extras' end_sites are not an object")
+        end_sites = {}
+        for key, v in raw_ends.items():
+            if not (isinstance(key, str) and key.isdigit() and int(key) < len(order)):
+                d.fail(f"the extras name an end site for joint {key!r}, which does not exist")
+            end_sites[int(key)] = d.numbers(v, 3, "an end site")
         name, metadata = ours.get("name", ""), ours.get("metadata", {})
+        if not isinstance(name, str) or not isinstance(metadata, dict):
+            d.fail("the extras' name or metadata have the wrong type")
     else:
         # A foreign file: bake the transforms above the root (an armature's placement, Z-up fixes) into the root.
         scale = 1.0
         above = np.eye(4)
         n = parent.get(roots[0])
         while n is not None:
-            above = _trs_matrix(gltf.nodes[n]) @ above
+            t, q, s_ = _trs(d, nodes[n], f"node {n}")
+            m = np.eye(4)
+            m[:3, :3] = rot.to_matrix(q) * s_
+            m[:3, 3] = t
+            above = m @ above
             n = parent.get(n)
         s = float(np.cbrt(abs(np.linalg.det(above[:3, :3])))) or 1.0
         q_above = rot.from_matrix(above[:3, :3] / s)
@@ -312,17 +479,21 @@ def _read_skin(gltf, skin, parent, tracks, source) -> Motion:
         rotations[:, 0] = rot.multiply(q_above, rotations[:, 0])
         translations[:, 1:] *= s
         offsets *= s
-        moving = [not np.allclose(translations[:, k], offsets[k], atol=1e-7) for k in range(len(order))]
-        channels = [(("Xposition", "Yposition", "Zposition") if (k == 0 or moving[k]) else ())
-                    + ("Zrotation", "Yrotation", "Xrotation") for k in range(len(order))]
-        end_sites, name, metadata = {}, skin.name or "", {}
+        moving = [not np.allclose(translations[:, i], offsets[i], atol=1e-7) for i in range(len(order))]
+        channels = [(("Xposition", "Yposition", "Zposition") if (i == 0 or moving[i]) else ())
+                    + ("Zrotation", "Yrotation", "Xrotation") for i in range(len(order))]
+        end_sites, name = {}, skin.get("name") if isinstance(skin.get("name"), str) else ""
+        metadata = {}
     offsets_src = offsets / scale
     # Joints without animated position keep their rest offset exactly (float32 in the file).
-    for k, c in enumerate(channels):
+    for i, c in enumerate(channels):
         if not any(x.endswith("position") for x in c):
-            translations[:, k] = offsets[k]
+            translations[:, i] = offsets[i]
     skeleton = Skeleton(names, parents, offsets_src, channels, end_sites)
     return Motion(skeleton, rot.normalize(rotations), translations / scale, fps, name=name, metadata=metadata)
+
+
+_CHANNEL_NAMES = {"Xposition", "Yposition", "Zposition", "Xrotation", "Yrotation", "Zrotation"}
 
 
 def sniff_glb(head: bytes) -> bool:

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import io
 import json
-import zipfile
 
 import numpy as np
 
-from motionkit import Format, hookimpl
+from motionkit import Format, hookimpl, limits, safenpz
 from motionkit.errors import MotionkitError
 from motionkit.motion import Motion, Skeleton
 
@@ -43,31 +42,50 @@ def _identical(a: Skeleton, b: Skeleton) -> bool:
 
 
 def read(data: bytes, source: str = "-") -> list[Motion]:
+    arrays = safenpz.load(data, source, "NPZ file")
+    if "header" not in arrays or arrays["header"].dtype != np.uint8 or arrays["header"].ndim != 1:
+        raise MotionkitError("not a motionkit NPZ file (no header)", source)
     try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as z:
-            if "header" not in z.files:
-                raise MotionkitError("not a motionkit NPZ file (no header)", source)
-            header = json.loads(bytes(z["header"]).decode("utf-8"))
-            if header.get("format") != FORMAT_NAME:
-                raise MotionkitError("not a motionkit NPZ file", source)
-            if header.get("version", 0) > VERSION:
-                raise MotionkitError(f"written by a newer motionkit (NPZ version {header['version']}, "
-                                     f"this one reads {VERSION})", source)
-            skeletons = [Skeleton.from_dict(s) for s in header["skeletons"]]
-            out = []
-            for i, e in enumerate(header["motions"]):
-                rots, trans = z[f"rotations_{i}"], z[f"translations_{i}"]
-                if not (np.all(np.isfinite(rots)) and np.all(np.isfinite(trans))):
-                    raise MotionkitError(f"motion {i} holds NaN or infinite values", source)
-                out.append(Motion(skeletons[e["skeleton"]], rots, trans, float(e["fps"]), name=e.get("name", ""),
-                                  metadata=e.get("metadata") or {}))
-            return out
-    except MotionkitError:
-        raise
-    except (zipfile.BadZipFile, EOFError):
-        raise MotionkitError("corrupt or truncated NPZ file", source) from None
-    except (KeyError, IndexError, TypeError, ValueError, json.JSONDecodeError, OSError) as e:
-        raise MotionkitError(f"malformed motionkit NPZ file ({type(e).__name__}: {e})", source) from None
+        header = json.loads(arrays["header"].tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise MotionkitError("not a motionkit NPZ file (its header is not JSON)", source) from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
+        raise MotionkitError("not a motionkit NPZ file", source)
+    version = header.get("version", 0)
+    if not isinstance(version, int) or version > VERSION:
+        raise MotionkitError(f"written by a newer motionkit (NPZ version {version!r}, this one reads {VERSION})",
+                             source)
+    skeletons, entries = header.get("skeletons"), header.get("motions")
+    if not isinstance(skeletons, list) or not isinstance(entries, list):
+        raise MotionkitError("malformed motionkit NPZ file (no skeleton or motion list)", source)
+    try:
+        skeletons = [Skeleton.from_dict(s) for s in skeletons]
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as e:
+        raise MotionkitError(f"malformed skeleton in the NPZ file ({type(e).__name__}: {str(e)[:80]})", source) from None
+    out = []
+    for i, e in enumerate(entries):
+        if not isinstance(e, dict):
+            raise MotionkitError(f"motion {i}'s entry is not an object", source)
+        k = e.get("skeleton")
+        if not isinstance(k, int) or isinstance(k, bool) or not 0 <= k < len(skeletons):
+            raise MotionkitError(f"motion {i} names skeleton {k!r}, which does not exist", source)
+        sk = skeletons[k]
+        rots, trans = arrays.get(f"rotations_{i}"), arrays.get(f"translations_{i}")
+        if rots is None or trans is None:
+            raise MotionkitError(f"motion {i}'s arrays are missing", source)
+        if rots.ndim != 3 or rots.shape[1:] != (len(sk), 4) or trans.shape != rots.shape[:2] + (3,):
+            raise MotionkitError(f"motion {i}'s arrays do not match its {len(sk)}-joint skeleton", source)
+        limits.check_motion_size(rots.shape[0], len(sk), source)
+        if not (np.all(np.isfinite(rots)) and np.all(np.isfinite(trans))):
+            raise MotionkitError(f"motion {i} holds NaN or infinite values", source)
+        if np.any(np.linalg.norm(rots, axis=-1) < 1e-9):
+            raise MotionkitError(f"motion {i} holds a zero quaternion", source)
+        fps = limits.check_fps(e.get("fps"), source, f"motion {i}'s fps")
+        name, metadata = e.get("name", ""), e.get("metadata") or {}
+        if not isinstance(name, str) or not isinstance(metadata, dict):
+            raise MotionkitError(f"motion {i}'s name or metadata have the wrong type", source)
+        out.append(Motion(sk, rots.astype(np.float64), trans.astype(np.float64), fps, name=name, metadata=metadata))
+    return out
 
 
 def sniff(head: bytes) -> bool:

@@ -2,9 +2,14 @@
 from __future__ import annotations
 
 import os
+import re
+import stat
 import sys
 import tempfile
 
+import numpy as np
+
+from . import limits
 from .errors import MotionkitError
 from .hookspecs import Format
 from .motion import Motion
@@ -38,12 +43,11 @@ def format_for_path(path: str) -> Format | None:
 
 
 def read_bytes(path: str) -> bytes:
-    """The bytes of ``path`` (``-`` is standard input), with one-line errors for the usual mistakes."""
-    if path == "-":
-        return sys.stdin.buffer.read()
+    """The bytes of ``path`` (``-`` is standard input), with one-line errors for the usual mistakes; a file or stream
+    larger than the limit (``limits``: $MOTIONKIT_MAX_BYTES) is refused before more of it is read."""
+    cap = limits.limit("MOTIONKIT_MAX_BYTES")
     try:
-        with open(path, "rb") as fh:
-            return fh.read()
+        fh = sys.stdin.buffer if path == "-" else open(path, "rb")
     except FileNotFoundError:
         raise MotionkitError("no such file", path) from None
     except IsADirectoryError:
@@ -52,12 +56,36 @@ def read_bytes(path: str) -> bytes:
         raise MotionkitError("permission denied", path) from None
     except OSError as e:
         raise MotionkitError(f"cannot read ({e.strerror or e})", path) from None
+    try:
+        chunks, size = [], 0
+        while True:
+            chunk = fh.read(min(1 << 22, cap + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > cap:
+                raise MotionkitError(f"more than {cap} bytes: larger than motionkit reads "
+                                     "($MOTIONKIT_MAX_BYTES raises the limit)", "<stdin>" if path == "-" else path)
+        return b"".join(chunks)
+    except IsADirectoryError:
+        raise MotionkitError("is a directory, not a motion file", path) from None
+    except OSError as e:
+        raise MotionkitError(f"cannot read ({e.strerror or e})", path) from None
+    finally:
+        if fh is not sys.stdin.buffer:
+            fh.close()
+
+
+def shown(text: str) -> str:
+    """A file or joint name as it may be printed on a terminal: control characters escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
 
 
 def read_motions(path: str, fmt: str | None = None) -> list[Motion]:
     """Every motion in a file; the format comes from ``fmt``, else the first bytes, else the extension."""
     data = read_bytes(path)
-    source = "<stdin>" if path == "-" else path
+    source = "<stdin>" if path == "-" else shown(path)
     if not data.strip():
         raise MotionkitError("empty file", source)
     chosen = format_named(fmt) if fmt else None
@@ -85,77 +113,169 @@ def output_format(path: str, to: str | None, default_pipe: str = "npz") -> Forma
         return format_named(default_pipe)
     f = format_for_path(path)
     if f is None or f.write is None:
-        raise MotionkitError(f"cannot tell the output format from the extension of {path!r} "
+        raise MotionkitError(f"cannot tell the output format from the extension of {shown(path)!r} "
                              f"(use one of {', '.join(sorted(_formats()))} or --to)")
     return f
 
 
+_PATTERN = re.compile(r"%(%|0?[1-9]?d|s)")
+
+
+def output_names(path: str, motions: list[Motion]) -> list[str] | None:
+    """One file name per motion from a pattern (``%d``/``%03d``: the motion's number, ``%s``: its name, ``%%``: a
+    literal %), or None when ``path`` is not a pattern. Refused unless every name is different."""
+    parts = _PATTERN.split(path)
+    if "%" not in path:
+        return None
+    if "%" in "".join(parts[::2]):
+        raise MotionkitError(f"bad file name pattern {shown(path)!r}: use %d or %03d (the motion's number), %s (its "
+                             "name) or %% (a %)")
+    if not any(p != "%" for p in parts[1::2]):
+        return None  # only %%: a literal name
+
+    def fill(i: int, m: Motion) -> str:
+        out = []
+        for k, part in enumerate(parts):
+            if k % 2 == 0:
+                out.append(part)
+            elif part == "%":
+                out.append("%")
+            elif part == "s":
+                out.append(re.sub(r"[^\w.-]+", "_", m.name) or f"motion{i}")
+            else:
+                out.append(("%" + part) % i)
+        return "".join(out)
+
+    names = [fill(i, m) for i, m in enumerate(motions)]
+    if len(set(names)) != len(names):
+        raise MotionkitError(f"the pattern {shown(path)!r} gives two motions the same file name; use %03d")
+    return names
+
+
+def check_writable(motions: list[Motion], what: str = "output"):
+    """Refuse, before anything is written, what motionkit could not read back: non-finite numbers, a frame rate
+    out of range, a motion too large."""
+    for m in motions:
+        limits.check_fps(m.fps, None, f"the {what}'s frame rate")
+        limits.check_motion_size(m.frames, len(m.skeleton))
+        sk = m.skeleton
+        arrays = [m.rotations, m.translations, sk.offsets] + list(sk.end_sites.values())
+        if not all(np.all(np.isfinite(a)) for a in arrays):
+            raise MotionkitError(f"the {what} {shown(m.name) or ''} holds NaN or infinite values: nothing written")
+        if np.abs(m.translations).max(initial=0) > 1e15 or np.abs(sk.offsets).max(initial=0) > 1e15:
+            raise MotionkitError(f"the {what} {shown(m.name) or ''} holds lengths beyond 1e15 units: nothing written")
+
+
 def write_motions(motions: list[Motion], path: str, to: str | None = None, options: dict | None = None,
                   inputs: tuple[str, ...] = ()) -> list[str]:
-    """Write motions to ``path`` (``-`` for stdout, ``%03d`` in the name for one file per motion).
+    """Write motions to ``path`` (``-`` for stdout; a pattern such as ``crowd_%03d.bvh`` for one file each).
 
-    Files are written atomically (temp file + rename); a path that is one of ``inputs`` is refused.
-    Returns the paths written."""
+    All or nothing: every motion is checked and every file is encoded and written to a temporary file before the
+    first one takes its name; a name that is one of ``inputs`` is refused. Returns the paths written."""
     fmt = output_format(path, to)
     if fmt.write is None:
         raise MotionkitError(f"the {fmt.name} format cannot be written")
+    check_writable(motions)
     options = dict(options or {})
-    if path != "-" and "%" in path:
-        try:
-            targets = [(path % i, [m]) for i, m in enumerate(motions)]
-        except (TypeError, ValueError):
-            raise MotionkitError(f"bad file name pattern {path!r} (use e.g. crowd_%03d.bvh)") from None
+    names = output_names(path, motions) if path != "-" else None
+    if names is not None:
+        targets = [(name, [m]) for name, m in zip(names, motions)]
     else:
+        literal = path.replace("%%", "%")
         if len(motions) > 1 and not fmt.multiple:
-            raise MotionkitError(f"{path}: a {fmt.name} file holds one motion and there are {len(motions)} "
+            raise MotionkitError(f"{shown(literal)}: a {fmt.name} file holds one motion and there are {len(motions)} "
                                  f"(name the output like out_%03d.{fmt.extensions[0].lstrip('.')} for one file each)")
-        targets = [(path, motions)]
+        targets = [(literal, motions)]
     for target, _ in targets:
         refuse_overwriting_input(target, inputs)
-    written = []
-    for target, ms in targets:
-        data = fmt.write(ms, options)
-        if target == "-":
-            if fmt.binary and sys.stdout.isatty():
-                raise MotionkitError(f"refusing to write binary {fmt.name} to a terminal "
-                                     "(redirect it, pipe it, or give -o FILE)")
-            sys.stdout.buffer.write(data)
-            sys.stdout.buffer.flush()
-        else:
-            atomic_write(target, data)
-        written.append(target)
-    return written
+    if path == "-":
+        if fmt.binary and sys.stdout.isatty():
+            raise MotionkitError(f"refusing to write binary {fmt.name} to a terminal "
+                                 "(redirect it, pipe it, or give -o FILE)")
+        data = fmt.write(motions, options)
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return ["-"]
+    with Outputs() as out:
+        for target, ms in targets:
+            out.add(target, fmt.write(ms, options))
+    return [t for t, _ in targets]
 
 
 def refuse_overwriting_input(target: str, inputs: tuple[str, ...]):
     if target == "-":
         return
     for src in inputs:
-        if src != "-" and os.path.exists(target) and os.path.exists(src) and os.path.samefile(src, target):
-            raise MotionkitError("output is the same file as an input; refusing to overwrite it", target)
+        if src and src != "-" and os.path.exists(target) and os.path.exists(src) and os.path.samefile(src, target):
+            raise MotionkitError("output is the same file as an input; refusing to overwrite it", shown(target))
+
+
+class Outputs:
+    """Files written all or nothing: ``add`` writes each to a temporary file beside its destination; leaving the
+    block renames them all into place (or, on an error, removes them all). A destination that is a link is written
+    through: the temporary file goes beside the link's target and replaces the target, the link stays. A FIFO, a
+    character device or any other special file is written into directly, never replaced."""
+
+    def __init__(self):
+        self.pending: list[tuple[str, str]] = []  # (temporary file, final path)
+        self.special: list[tuple[str, bytes]] = []  # (special file, data to write into it)
+
+    def __enter__(self):
+        return self
+
+    def add(self, path: str, data: bytes):
+        try:
+            st = os.stat(path)  # through links
+        except FileNotFoundError:
+            st = None
+        except OSError as e:
+            raise MotionkitError(f"cannot write ({e.strerror or e})", shown(path)) from None
+        if st is not None and stat.S_ISDIR(st.st_mode):
+            raise MotionkitError("is a directory", shown(path))
+        if st is not None and not stat.S_ISREG(st.st_mode):  # a FIFO, a terminal, /dev/stdout: write into it
+            self.special.append((path, data))
+            return
+        real = os.path.realpath(path)  # a link's target is replaced, the link stays
+        directory = os.path.dirname(real)
+        if not os.path.isdir(directory):
+            raise MotionkitError("the folder does not exist", shown(path))
+        try:
+            fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(real) + ".", suffix=".tmp", dir=directory)
+        except OSError as e:
+            raise MotionkitError(f"cannot write ({e.strerror or e})", shown(path)) from None
+        self.pending.append((tmp, real))
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.chmod(tmp, (st.st_mode & 0o7777) if st is not None else 0o666 & ~_umask())
+        except OSError as e:
+            raise MotionkitError(f"cannot write ({e.strerror or e})", shown(path)) from None
+
+    def __exit__(self, kind, exc, tb):
+        if kind is None:
+            real = None
+            try:
+                for tmp, real in self.pending:
+                    os.replace(tmp, real)
+                for real, data in self.special:
+                    with open(real, "wb") as fh:
+                        fh.write(data)
+            except OSError as e:
+                self._clean()
+                raise MotionkitError(f"cannot write ({e.strerror or e})", shown(real)) from None
+        self._clean()
+        return False
+
+    def _clean(self):
+        for tmp, _ in self.pending:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
 
 
 def atomic_write(path: str, data: bytes):
-    """Write to a temporary file beside ``path``, then rename: a reader never sees half a file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise MotionkitError("is a directory", path)
-    if not os.path.isdir(directory):
-        raise MotionkitError("the folder does not exist", path)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except OSError as e:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise MotionkitError(f"cannot write ({e.strerror or e})", path) from None
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``data`` to ``path`` so a reader never sees half a file (see ``Outputs``)."""
+    with Outputs() as out:
+        out.add(path, data)
 
 
 def _umask() -> int:

@@ -42,6 +42,7 @@ class Config:
     lambda_adv: list = field(default_factory=lambda: list(PRESETS["fast"]["lambda_adv"]))
     lambda_rec: list = field(default_factory=lambda: list(PRESETS["fast"]["lambda_rec"]))
     lambda_gp: float = 1.0
+    gp_every: int = 1  # the gradient penalty on every gp_every-th critic step only, scaled up to match
     lambda_contact: float = 5.0
     transfer_layers: int = PRESETS["fast"]["transfer_layers"]
     d_steps: int = PRESETS["fast"]["d_steps"]
@@ -51,6 +52,7 @@ class Config:
     pyramid_ratio: float = 0.2
     pyramid_scale: float = 4 / 3
     stages_per_level: int = 2
+    window: int = 0  # train each level on random windows this long at its last stage (frames; 0: whole clip)
     seed: int = 0
 
     @classmethod
@@ -183,8 +185,9 @@ class Model:
 
     @torch.no_grad()
     def generate(self, n: int, frames: int, rng: torch.Generator | None = None, upto: int | None = None,
-                 z_star: bool = False, inject: Injection | None = None) -> torch.Tensor:
-        """(n, C, frames) normalised features: noise at the first stage only (GANimator's sampling).
+                 z_star: bool = False, inject: Injection | None = None, every_stage: bool = False) -> torch.Tensor:
+        """(n, C, frames) normalised features: noise at the first stage only (GANimator's sampling), or at every
+        stage with its amplitude, as in training (``every_stage``).
 
         ``inject`` overrides, at the input of one stage, the masked channels and frames with given features
         (downsampled to that stage): the paper's §4.2 editing, all in the same single forward pass."""
@@ -201,6 +204,8 @@ class Model:
             x = resize(x, lengths[s])
             if inject is not None and s == min(max(1, inject.stage), upto - 1):
                 x = inject.apply(x)
-            x = self.generators[s](x, torch.zeros_like(x))
+            noise = (draw_noise(self.config, x.shape, rng=rng).to(dev) * self.amplitudes[s] if every_stage
+                     else torch.zeros_like(x))
+            x = self.generators[s](x, noise)
         return x
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import io
 import json
-import zipfile
 from dataclasses import asdict
 
 import numpy as np
 
+from . import limits, safenpz
 from .errors import MotionkitError
 
 FORMAT = "motionkit-model"
@@ -50,12 +50,16 @@ def _pack(g) -> dict:
     return out
 
 
-def _unpack(g, arrays: dict):
+def _unpack(g, arrays: dict, bad):
     import torch
 
     state = {}
     for name, t in g.state_dict().items():
-        value = torch.from_numpy(arrays[name])
+        a = arrays[name]
+        mask_size = int((g.get_submodule(name.rpartition(".")[0]).mask > 0).sum()) if _is_masked(g, name) else None
+        if a is None or (a.shape != (mask_size,) if mask_size is not None else a.shape != tuple(t.shape)):
+            bad(f"the generators' weights do not match the encoding ({name})")
+        value = torch.from_numpy(a.astype(np.float32))
         if _is_masked(g, name):
             full = torch.zeros_like(t)
             full[g.get_submodule(name.rpartition(".")[0]).mask > 0] = value
@@ -65,40 +69,94 @@ def _unpack(g, arrays: dict):
 
 
 def loads(data: bytes, source: str = "model"):
+    """A Model from model-file bytes, every value checked against the others before anything is built."""
     import torch
 
     from . import features as feat
-    from .model import Config, Model
+    from .model import Config, Model, levels
+
+    arrays = safenpz.load(data, source, "model file")
+    raw = arrays.pop("header", None)
+    if raw is None or raw.dtype != np.uint8 or raw.ndim != 1:
+        raise MotionkitError("not a motionkit model file", source)
+    try:
+        header = json.loads(raw.tobytes().decode())
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise MotionkitError("not a motionkit model file (its header is not JSON)", source) from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise MotionkitError("not a motionkit model file", source)
+    version = header.get("version")
+    if version != VERSION:
+        age = "a newer" if isinstance(version, int) and version > VERSION else "an older"
+        raise MotionkitError(f"model written by {age} motionkit (file format {version!r}, this one reads {VERSION}): "
+                             "retrain it", source)
+
+    def bad(what: str):
+        raise MotionkitError(f"malformed model file: {what}", source)
 
     try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as z:
-            if "header" not in z.files:
-                raise MotionkitError("not a motionkit model file", source)
-            header = json.loads(bytes(z["header"]).decode())
-            if header.get("format") != FORMAT:
-                raise MotionkitError("not a motionkit model file", source)
-            if header.get("version") != VERSION:
-                age = "a newer" if int(header.get("version", 0)) > VERSION else "an older"
-                raise MotionkitError(f"model written by {age} motionkit (file format {header.get('version')}, "
-                                     f"this one reads {VERSION}): retrain it", source)
-            arrays = {k: z[k] for k in z.files if k != "header"}
-    except MotionkitError:
-        raise
-    except (zipfile.BadZipFile, EOFError, ValueError, KeyError, OSError, json.JSONDecodeError) as e:
-        raise MotionkitError(f"corrupt or truncated model file ({type(e).__name__})", source) from None
-    try:
+        config = Config(**{"noise": "full", **header["config"]})
         enc = feat.Encoding.from_dict(header["encoding"])
-        model = Model(enc, header["lengths"], header["amplitudes"], torch.from_numpy(arrays["z_star"]),
-                      Config(**{"noise": "full", **header["config"]}), trained_levels=header["trained_levels"],
-                      provenance=header.get("provenance", {}))
-        for s, g in enumerate(model.generators):
-            _unpack(g, {name: arrays[f"G{s}/{name}"] for name in g.state_dict()})
-        if "clip" in header:
-            from .motion import Motion
-
-            model.clip = Motion(enc.skeleton, arrays["clip/rotations"].astype(np.float64),
-                                arrays["clip/translations"].astype(np.float64), float(header["clip"]["fps"]),
-                                name=header["clip"].get("name", ""))
-    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        lengths, amplitudes, trained = header["lengths"], header["amplitudes"], header["trained_levels"]
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise MotionkitError(f"malformed model file ({type(e).__name__}: {str(e)[:80]})", source) from None
+    _check_encoding(enc, bad)
+    if not (isinstance(lengths, list) and lengths and all(isinstance(n, int) and not isinstance(n, bool)
+                                                          for n in lengths)
+            and all(a < b for a, b in zip([0] + lengths, lengths))
+            and lengths[-1] <= limits.limit("MOTIONKIT_MAX_FRAMES") and len(lengths) <= 64):
+        bad("the pyramid's lengths")
+    if not (isinstance(config.stages_per_level, int) and config.stages_per_level > 0):
+        bad("stages_per_level")
+    n_levels = len(levels(len(lengths), config.stages_per_level))
+    if not (isinstance(amplitudes, list) and len(amplitudes) == len(lengths)
+            and all(isinstance(a, (int, float)) and np.isfinite(a) and 0 < a < 1e6 for a in amplitudes)):
+        bad("the noise amplitudes")
+    if not (isinstance(trained, int) and 0 <= trained <= n_levels):
+        bad(f"trained levels {trained!r} (the pyramid has {n_levels})")
+    if config.noise not in ("frame", "full"):
+        bad(f"noise {config.noise!r}")
+    z = arrays.get("z_star")
+    if z is None or z.shape != (1, enc.width, lengths[0]) or not np.all(np.isfinite(z)):
+        bad("z* does not match the encoding and pyramid")
+    for name, a in arrays.items():
+        if a.dtype.kind != "f" or not np.all(np.isfinite(a)):
+            bad(f"array {name!r} holds something other than finite numbers")
+    model = Model(enc, lengths, [float(a) for a in amplitudes], torch.from_numpy(z.astype(np.float32)), config,
+                  trained_levels=trained, provenance=header.get("provenance") if isinstance(
+                      header.get("provenance"), dict) else {})
+    for s, g in enumerate(model.generators):
+        _unpack(g, {name: arrays.get(f"G{s}/{name}") for name in g.state_dict()}, bad)
+    clip = header.get("clip")
+    if clip is not None:
+        from .motion import Motion
+
+        r, t = arrays.get("clip/rotations"), arrays.get("clip/translations")
+        n = len(enc.skeleton)
+        if not isinstance(clip, dict) or r is None or t is None or r.ndim != 3 or r.shape[1:] != (n, 4) \
+                or t.shape != r.shape[:2] + (3,):
+            bad("the training clip does not match the skeleton")
+        model.clip = Motion(enc.skeleton, r.astype(np.float64), t.astype(np.float64),
+                            limits.check_fps(clip.get("fps"), source, "the training clip's fps"),
+                            name=clip.get("name", "") if isinstance(clip.get("name"), str) else "")
     return model
+
+
+def _check_encoding(enc, bad):
+    """Indices in range, arrays of the right shapes and finite, widths consistent: or ``bad(what)``."""
+    n = len(enc.skeleton)
+    limits.check_motion_size(1, n)
+    for what, idx in (("joints", enc.joints), ("contacts", enc.contacts), ("offsets", enc.offsets)):
+        if not all(0 <= j < n for j in idx) or len(set(idx)) != len(idx):
+            bad(f"the encoding's {what} name joints that do not exist")
+    if not enc.joints or enc.travel not in enc.joints or enc.joints != sorted(enc.joints):
+        bad("the encoding's travel joint")
+    limits.check_fps(enc.fps, None, "the model's fps")
+    for what, a, shape in (("rest rotations", enc.rest_rotations, (n, 4)), ("rest translations",
+                           enc.rest_translations, (n, 3)), ("frames", enc.frames, (n, 4)), ("start", enc.start, (3,)),
+                           ("mean", enc.mean, (enc.width,)), ("std", enc.std, (enc.width,)),
+                           ("fixed", enc.fixed, (enc.width,))):
+        if a.shape != shape or (a.dtype.kind == "f" and not np.all(np.isfinite(a))):
+            bad(f"the encoding's {what}")
+    if not (np.isfinite(enc.height) and enc.height > 0) or np.any(enc.std <= 0):
+        bad("the encoding's scales")

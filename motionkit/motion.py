@@ -18,6 +18,7 @@ from .errors import MotionkitError
 
 POSITION_CHANNELS = ("Xposition", "Yposition", "Zposition")
 ROTATION_CHANNELS = ("Xrotation", "Yrotation", "Zrotation")
+_CHANNELS = set(POSITION_CHANNELS + ROTATION_CHANNELS)
 
 
 @dataclass
@@ -48,6 +49,16 @@ class Skeleton:
         for j, p in enumerate(self.parents):
             if not (-1 <= p < j) or (p == -1) != (j == 0):
                 raise ValueError("joints must be listed parents-first with a single root at index 0")
+        if not all(isinstance(name, str) for name in self.names):
+            raise ValueError("joint names must be text")
+        for c in self.channels:
+            if len(c) > 6 or len(set(c)) != len(c) or not set(c) <= _CHANNELS:
+                raise ValueError(f"bad channel list {list(c)[:6]}")
+        if any(not 0 <= k < n for k in self.end_sites):
+            raise ValueError("an end site belongs to a joint that does not exist")
+        arrays = [self.offsets, *self.end_sites.values()]
+        if not all(np.all(np.isfinite(a)) for a in arrays):
+            raise ValueError("offsets must be finite numbers")
 
     def __len__(self):
         return len(self.names)
@@ -124,8 +135,8 @@ class Motion:
         if self.rotations.shape != (t, j, 4) or self.translations.shape != (t, j, 3) or j != len(self.skeleton):
             raise ValueError(f"motion arrays do not match the skeleton: {self.rotations.shape}, "
                              f"{self.translations.shape}, {len(self.skeleton)} joints")
-        if not self.fps > 0:
-            raise ValueError("fps must be positive")
+        if not (np.isfinite(self.fps) and self.fps > 0):
+            raise ValueError("fps must be a positive number")
 
     @classmethod
     def from_root_motion(cls, skeleton: Skeleton, rotations, root_translation, fps, **kw) -> "Motion":

@@ -141,25 +141,39 @@ def fit(model: Model, clip: torch.Tensor, device: str = "cpu", progress=None, ch
         b = cfg.batch
         with torch.no_grad():  # the frozen levels' reconstruction path is fixed
             rec_in = _run(model, range(stages[0]), z_star, reals, noise=False)
+        windowed = cfg.window and cfg.window < model.lengths[stages[-1]]
         for it in range(1, total + 1):
             # Frozen earlier stages: a fresh random path each iteration, without gradients.
             with torch.no_grad():
                 z0 = draw_noise(cfg, (b, clip.shape[1], model.lengths[0]), device=device)
                 prev = _run(model, range(stages[0]), z0, reals, noise=True)
-            fakes = _forward(model, stages, prev, z0, reals, noise=True)
-            for _ in range(cfg.d_steps):
+            if windowed:
+                spans = windows(model, stages, cfg.window)
+                fakes = _forward_windowed(model, stages, spans, prev, z0, noise=True)
+                targets = [reals[s][..., v0:v1] for s, ((v0, v1), _) in zip(stages, spans)]
+            else:
+                fakes = _forward(model, stages, prev, z0, reals, noise=True)
+                targets = [reals[s] for s in stages]
+            for step in range(cfg.d_steps):
                 loss_d = 0.0
-                for d, s, fake in zip(ds, stages, fakes):
-                    real = reals[s].expand(b, -1, -1)
+                # lazy regularisation (as StyleGAN2 does with R1): the penalty every gp_every-th critic step, scaled
+                lazy = (((it - 1) * cfg.d_steps + step) % cfg.gp_every == 0)
+                for d, target, fake in zip(ds, targets, fakes):
+                    real = target.expand(b, -1, -1)
                     fk_ = fake.detach()
-                    loss_d = loss_d + d(fk_).mean() - d(real).mean() + cfg.lambda_gp * gradient_penalty(d, real, fk_)
+                    loss_d = loss_d + d(fk_).mean() - d(real).mean()
+                    if lazy:
+                        loss_d = loss_d + cfg.lambda_gp * cfg.gp_every * gradient_penalty(d, real, fk_)
                 opt_d.zero_grad(set_to_none=True)
                 loss_d.backward()
                 opt_d.step()
             adv = sum(-d(fake).mean() for d, fake in zip(ds, fakes))
             con = sum(contact_loss(fk, fake) for fake in fakes)
-            recs = _forward(model, stages, rec_in, z_star, reals, noise=False)
-            rec = sum(F.l1_loss(r, reals[s]) for r, s in zip(recs, stages))
+            if windowed:
+                recs = _forward_windowed(model, stages, spans, rec_in, z_star, noise=False)
+            else:
+                recs = _forward(model, stages, rec_in, z_star, reals, noise=False)
+            rec = sum(F.l1_loss(r, target) for r, target in zip(recs, targets))
             loss_g = lam_adv * adv + lam_rec * rec + cfg.lambda_contact * con
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
@@ -198,5 +212,74 @@ def _forward(model, stages, prev, z, reals, noise):
     outs, x = [], prev
     for s in stages:
         x = _stage(model, s, x, z, reals, noise)
+        outs.append(x)
+    return outs
+
+
+# ---- windows: training the finer stages on random stretches of the clip ------------------------------------------
+# The generators are fully convolutional and the critics judge patches, so a stage can train on a window of its
+# sequence: then an iteration costs the same whatever the clip's length. A generator's output is exact on its input
+# window less MARGIN frames each side (4 layers of kernel 5), so windows are chosen from the level's last stage
+# backwards, each stage computing exactly the frames the next one needs.
+
+MARGIN = 2 * 4  # frames one generator's output depends on, each side
+
+
+def _source_range(lo: int, hi: int, n_src: int, n_dst: int) -> tuple[int, int]:
+    """The source frames that linear resampling (``resize``) from n_src to n_dst reads for targets [lo, hi)."""
+    scale = n_src / n_dst
+    first = max(0.0, (lo + 0.5) * scale - 0.5)
+    last = max(0.0, (hi - 1 + 0.5) * scale - 0.5)
+    return int(first), min(n_src, int(last) + 2)
+
+
+def _resize_part(x: torch.Tensor, offset: int, n_src: int, n_dst: int, lo: int, hi: int) -> torch.Tensor:
+    """Frames [lo, hi) of ``resize(full, n_dst)``, from ``x``: frames [offset, offset + x.shape[-1]) of ``full``
+    (a sequence of n_src frames), which must hold every source frame those targets read."""
+    scale = n_src / n_dst
+    pos = ((torch.arange(lo, hi, device=x.device, dtype=torch.float64) + 0.5) * scale - 0.5).clamp(min=0)
+    i0 = pos.floor().long()
+    w = (pos - i0).to(x.dtype)
+    i1 = (i0 + 1).clamp(max=n_src - 1)
+    a, b = x[..., i0 - offset], x[..., i1 - offset]
+    return a + (b - a) * w
+
+
+def windows(model: Model, stages: list[int], length: int, rng: torch.Generator | None = None):
+    """For each stage of a level, (valid, computed): the frames whose output is used, and the input frames that
+    produce them exactly — from a random ``length``-frame window of the level's last stage, backwards."""
+    n = model.lengths
+    last = stages[-1]
+    w = min(length, n[last])
+    a = int(torch.randint(0, n[last] - w + 1, (1,), generator=rng))
+    valid = (a, a + w)
+    out = []
+    for k, s in enumerate(reversed(stages)):
+        computed = (max(0, valid[0] - MARGIN), min(n[s], valid[1] + MARGIN))
+        out.append((valid, computed))
+        if k + 1 < len(stages):
+            valid = _source_range(*computed, n[s - 1], n[s])
+    return out[::-1]
+
+
+def _forward_windowed(model: Model, stages, spans, prev, z, noise: bool):
+    """Like ``_forward`` but each stage computes only its window; returns the valid part of each stage's output.
+    ``prev`` is the full-length output of the stage before the level (None at the first level)."""
+    n = model.lengths
+    outs, x, x_offset = [], None, 0
+    for k, (s, (valid, computed)) in enumerate(zip(stages, spans)):
+        lo, hi = computed
+        if s == 0:
+            base = torch.zeros(z.shape[0], z.shape[1], hi - lo, device=z.device)
+            inp, eps = base, resize(z, n[0])[..., lo:hi] * model.amplitudes[0]
+        else:
+            if k == 0:
+                inp = resize(prev, n[s])[..., lo:hi]
+            else:
+                inp = _resize_part(x, x_offset, n[s - 1], n[s], lo, hi)
+            eps = (draw_noise(model.config, inp.shape, device=inp.device) * model.amplitudes[s] if noise
+                   else torch.zeros_like(inp))
+        y = model.generators[s](inp, eps)
+        x, x_offset = y[..., valid[0] - lo:valid[1] - lo], valid[0]
         outs.append(x)
     return outs

@@ -53,6 +53,8 @@ def run_cli(*args, input=None, check=True, cwd=None, timeout=None):
         os.chdir(here)
     if res.exception is not None and not isinstance(res.exception, SystemExit):
         raise res.exception
+    if res.exit_code == 2 and b"internal error" in res.stderr_bytes:  # the CLI's net caught a crash: a test failure
+        raise AssertionError(f"motionkit {' '.join(map(str, args))} crashed: {res.stderr_bytes.decode()}")
     proc = subprocess.CompletedProcess(args, res.exit_code, res.stdout_bytes, res.stderr_bytes)
     if check and proc.returncode != 0:
         raise AssertionError(f"motionkit {' '.join(map(str, args))} failed:\n{proc.stderr.decode()}")

@@ -38,10 +38,10 @@ CASES = {
     "empty": (b"", "empty file"),
     "junk": (bytes(range(256)) * 20, "not a BVH file (binary data)"),
     "text_junk": (b"hello world\nthis is not motion\n", "not a BVH file"),
-    "bad_frame_time": (SALSA.replace(b"Frame Time: 0.016667", b"Frame Time: 0"), "Frame Time must be positive"),
+    "bad_frame_time": (SALSA.replace(b"Frame Time: 0.016667", b"Frame Time: 0"), "Frame Time 0 is outside"),
     "unbalanced": (SALSA.replace(b"}\n", b"", 1), "MOTION before the hierarchy was closed"),
     "bad_npz": (b"PK\x03\x04" + b"\x00" * 100, "corrupt or truncated NPZ"),
-    "bad_glb": (b"glTF" + b"\x02\x00\x00\x00" + b"\xff" * 40, "not a readable glTF"),
+    "bad_glb": (b"glTF" + b"\x02\x00\x00\x00" + b"\xff" * 40, "the glTF binary says 4294967295 bytes"),
 }
 
 

@@ -190,3 +190,24 @@ def test_every_clip_trains_and_samples_from_the_cli(tmp_path, path):
     assert out.fps == src.fps and out.frames == int(4 * src.fps)
     glb = read_motions(str(tmp_path / "s.glb"))
     assert len(glb) == 2 and glb[0].frames == out.frames
+
+
+def test_a_window_of_a_level_computes_exactly_what_the_whole_clip_would():
+    """Windowed training runs each stage on a stretch of the clip: the frames it keeps must be the very frames a
+    full-length pass gives (the margins cover the generators' reach, the resampling reads the right frames)."""
+    from motionkit.train import _forward, _forward_windowed, _run, windows
+
+    m, model, x = tiny(seconds=8)
+    reals = [resize(x, n) for n in model.lengths]
+    torch.manual_seed(0)
+    z = torch.randn(2, x.shape[1], model.lengths[0])
+    for stages in model.levels:
+        prev = _run(model, range(stages[0]), z, reals, noise=False)
+        full = _forward(model, stages, prev, z, reals, noise=False)
+        for length in (5, 17, 40, 10 ** 6):
+            spans = windows(model, stages, length, torch.Generator().manual_seed(length))
+            parts = _forward_windowed(model, stages, spans, prev, z, noise=False)
+            for f, p, ((v0, v1), _) in zip(full, parts, spans):
+                assert p.shape[-1] == v1 - v0 and torch.allclose(p, f[..., v0:v1], atol=1e-5)
+            (a, b), _ = spans[-1]
+            assert b - a == min(length, model.lengths[stages[-1]])
