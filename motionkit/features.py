@@ -203,7 +203,7 @@ def decode(feats: np.ndarray, enc: Encoding, name: str = "", metadata: dict | No
     f = np.asarray(feats, dtype=np.float64) * enc.std + enc.mean
     f[:, enc.fixed] = enc.mean[enc.fixed]
     sk = enc.skeleton
-    t, nj, nc = f.shape[0], len(enc.joints), len(enc.contacts)
+    t, nj = f.shape[0], len(enc.joints)
     pq, pp = enc.parent_world()
     rotations = np.broadcast_to(enc.rest_rotations, (t, len(sk), 4)).copy()
     canonical = rot.from_6d(f[:, :6 * nj].reshape(t, nj, 6))

@@ -208,8 +208,12 @@ class Motion:
         The duration covered by the keys, (frames - 1) / fps, is kept."""
         if abs(fps - self.fps) < 1e-9:
             return self
+        from .limits import check_fps, check_motion_size
+
+        check_fps(fps, None, "the frame rate to resample to")
         span = (self.frames - 1) / self.fps
         n = int(np.floor(span * fps + 1e-6)) + 1
+        check_motion_size(n, len(self.skeleton))
         src = np.arange(n) * (self.fps / fps)
         i0 = np.clip(np.floor(src).astype(int), 0, self.frames - 1)
         i1 = np.minimum(i0 + 1, self.frames - 1)

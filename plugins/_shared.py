@@ -12,6 +12,28 @@ from motionkit.errors import MotionkitError
 DEFAULT_MODEL_FILE = ".motionkit-model"  # the last model trained in this folder
 
 
+# ---- option types -----------------------------------------------------------------------------------------------
+
+class _Checked(click.ParamType):
+    """A number checked by one of ``motionkit.limits``' range checks (a usage error names the option)."""
+
+    def __init__(self, name: str, check: str):
+        self.name, self.check = name, check
+
+    def convert(self, value, param, ctx):
+        from motionkit import limits
+
+        try:
+            return getattr(limits, self.check)(value, None, f"--{param.name}" if param else self.name)
+        except MotionkitError as e:
+            self.fail(e.message, param, ctx)
+
+
+FPS = _Checked("fps", "check_fps")
+SCALE = _Checked("scale", "check_scale")
+DISTANCE = click.FloatRange(min=0.0, max=1e6)
+
+
 # ---- options ----------------------------------------------------------------------------------------------------
 
 def model_option(f):

@@ -5,7 +5,7 @@ import click
 
 from motionkit import hookimpl
 
-from ._shared import emit, output_option, parse_range, to_option
+from ._shared import FPS, SCALE, emit, output_option, parse_range, to_option
 
 
 @hookimpl(tryfirst=True)  # a built-in: plugins registering the same name replace it
@@ -15,8 +15,8 @@ def register_commands(cli):
     @click.argument("output_arg", metavar="[OUTPUT]", required=False)
     @output_option("Output file (.bvh .glb .gltf .npz; %03d for one file per motion) or - for stdout (the default).")
     @to_option
-    @click.option("--fps", type=float, default=None, help="Resample to this frame rate (slerp).")
-    @click.option("--scale", type=float, default=None,
+    @click.option("--fps", type=FPS, default=None, help="Resample to this frame rate (slerp).")
+    @click.option("--scale", type=SCALE, default=None,
                   help="Metres per source unit when writing glTF (default: guessed from the skeleton's height); "
                        "for other formats, multiply all lengths by this.")
     @click.option("--frames", "frames", default=None, help="Keep only frames START:STOP (source frame numbers).")

@@ -9,8 +9,8 @@ import click
 
 from motionkit import hookimpl
 
-from ._shared import (count_option, default_output, emit, foot_fix_option, length_options, load_model,
-                      model_option, output_option, requested_frames, rng, seed_option, to_option)
+from ._shared import (DISTANCE, count_option, default_output, emit, foot_fix_option, length_options,
+                      load_model, model_option, output_option, requested_frames, rng, seed_option, to_option)
 
 
 @hookimpl(tryfirst=True)  # a built-in: plugins registering the same name replace it
@@ -20,7 +20,7 @@ def register_commands(cli):
     @count_option(10, "How many characters.")
     @length_options
     @click.option("--layout", type=click.Choice(["grid", "circle", "random"]), default="grid", show_default=True)
-    @click.option("--spacing", type=float, default=None,
+    @click.option("--spacing", type=DISTANCE, default=None,
                   help="Extra gap between characters' footprints, in metres (default: a quarter of their height).")
     @click.option("--offset-time", is_flag=True, help="Start each character at a different point of its motion.")
     @seed_option

@@ -5,7 +5,7 @@ import click
 
 from motionkit import hookimpl
 
-from ._shared import emit, output_option, to_option
+from ._shared import FPS, emit, output_option, to_option
 
 
 @hookimpl(tryfirst=True)  # a built-in: plugins registering the same name replace it
@@ -14,7 +14,7 @@ def register_commands(cli):
     @output_option("Output file (.bvh .glb .gltf .npz) or - for stdout (the default).")
     @to_option
     @click.option("--seconds", type=float, default=12.0, show_default=True)
-    @click.option("--fps", type=float, default=30.0, show_default=True)
+    @click.option("--fps", type=FPS, default=30.0, show_default=True)
     @click.option("--seed", type=int, default=0, show_default=True, help="Chooses the order of the arm moves.")
     def example(output, to, seconds, fps, seed):
         """Write the bundled example clip: a procedurally animated humanoid dancer (motionkit's own data)."""

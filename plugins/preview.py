@@ -7,7 +7,7 @@ import click
 
 from motionkit import hookimpl
 
-from ._shared import parse_range
+from ._shared import FPS, parse_range
 
 
 @hookimpl(tryfirst=True)  # a built-in: plugins registering the same name replace it
@@ -17,7 +17,7 @@ def register_commands(cli):
     @click.option("-o", "--output", required=True, help="out.gif (always), out.mp4 (with ffmpeg) or out.png (a contact sheet).")
     @click.option("--view", type=click.Choice(["front", "side", "top", "orbit"]), default="front", show_default=True)
     @click.option("--frames", default=None, help="START:STOP frames of the (first) motion.")
-    @click.option("--fps", type=float, default=None, help="Frames per second of the preview (default 15, or the clip's if lower).")
+    @click.option("--fps", type=FPS, default=None, help="Frames per second of the preview (default 15, or the clip's if lower).")
     @click.option("--size", default=None, help="WIDTHxHEIGHT in pixels (default: 320x360 per panel; 150x190 per sheet cell).")
     @click.option("--overlay/--side-by-side", default=None, help="Draw all motions in one panel (default beyond 4).")
     def preview(files, output, view, frames, fps, size, overlay):

@@ -8,7 +8,7 @@ import click
 
 from motionkit import hookimpl
 
-from ._shared import (count_option, default_output, emit, foot_fix_option, keep_option, length_options,
+from ._shared import (FPS, count_option, default_output, emit, foot_fix_option, keep_option, length_options,
                       load_model, model_option, output_option, read_source, requested_frames, rng, seed_option,
                       to_option, training_clip)
 
@@ -19,7 +19,7 @@ def register_commands(cli):
     @model_option
     @count_option(1, "How many variations.")
     @length_options
-    @click.option("--fps", type=float, default=None, help="Output frame rate (default: the clip's).")
+    @click.option("--fps", type=FPS, default=None, help="Output frame rate (default: the clip's).")
     @seed_option
     @foot_fix_option
     @keep_option

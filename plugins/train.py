@@ -11,7 +11,7 @@ import click
 
 from motionkit import __version__, hookimpl
 
-from ._shared import load_model, parse_range, pick_device, record_default
+from ._shared import FPS, load_model, parse_range, pick_device, record_default
 
 
 def _ints(text):
@@ -37,7 +37,7 @@ def register_commands(cli):
     @click.option("--noise", type=click.Choice(["frame", "full"]), default=None,
                   help="Training/sampling noise: one value per frame for all channels (GANimator's), or per channel.")
     @click.option("--seed", type=int, default=0, show_default=True)
-    @click.option("--fps", type=float, default=30.0, show_default=True, help="Frame rate the model works at.")
+    @click.option("--fps", type=FPS, default=30.0, show_default=True, help="Frame rate the model works at.")
     @click.option("--frames", default=None, help="Train on source frames START:STOP only.")
     @click.option("--joints", default=None, help="Modelled joints by name, comma-separated (default: by rule).")
     @click.option("--contacts", default=None, help="Contact joints by name, comma-separated (default: by rule).")
