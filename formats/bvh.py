@@ -44,6 +44,8 @@ def _number(tok: str, source: str, line: int, what: str) -> float:
         raise MotionkitError(f"expected a number for {what}, found {tok!r}", source, line) from None
     if not np.isfinite(v):
         raise MotionkitError(f"{what} is not finite ({tok})", source, line)
+    if abs(v) > 1e15:
+        raise MotionkitError(f"{what} is beyond ±1e15 ({tok})", source, line)
     return v
 
 
@@ -412,6 +414,8 @@ def write(motions: list[Motion], options: dict | None = None) -> bytes:
     for j, chans in enumerate(layout):
         by_order.setdefault("".join(c[0] for c in chans if c in ROTATION_CHANNELS), []).append(j)
     for order, joints in by_order.items():
+        if not order:  # joints without rotation channels (they never rotate: see _layout)
+            continue
         e = rot.unwrap_degrees(rot.to_euler(m.rotations[:, joints], order), axis=0)
         for k, j in enumerate(joints):
             eulers[j] = e[:, k]

@@ -205,9 +205,9 @@ class _Doc:
             self.fail("sparse or buffer-less accessors are not supported")
         view = self.item("bufferViews", acc["bufferView"])
         kind = acc.get("componentType")
-        if kind not in _COMPONENTS:
+        if not _is_int(kind) or kind not in _COMPONENTS:
             self.fail(f"accessor {index}: unknown componentType {kind!r}")
-        if acc.get("type") not in _WIDTH:
+        if not isinstance(acc.get("type"), str) or acc["type"] not in _WIDTH:
             self.fail(f"accessor {index}: unknown type {acc.get('type')!r}")
         dtype = np.dtype(_COMPONENTS[kind]).newbyteorder("<")
         width = _WIDTH[acc["type"]]
@@ -228,7 +228,8 @@ class _Doc:
             self.fail(f"accessor {index} runs past the end of its bufferView (truncated file?)")
         raw = np.frombuffer(blob, dtype=np.uint8, count=view_length, offset=view_start)[start:]
         rows = np.lib.stride_tricks.as_strided(raw, shape=(count, element), strides=(stride, 1), writeable=False)
-        out = np.frombuffer(np.ascontiguousarray(rows).tobytes(), dtype=dtype).reshape(count, width).astype(np.float64)
+        with np.errstate(all="ignore"):
+            out = np.frombuffer(np.ascontiguousarray(rows).tobytes(), dtype=dtype).reshape(count, width).astype(float)
         if acc.get("normalized") and dtype.kind in "iu":
             out = out / np.iinfo(dtype).max
         if not np.all(np.isfinite(out)):
@@ -447,7 +448,7 @@ def _read_skin(d: _Doc, k: int, parent: dict[int, int], tracks) -> Motion:
         channels = ours.get("channels")
         if (not isinstance(channels, list) or len(channels) != len(order) or not all(
                 isinstance(c, list) and len(c) <= 6 and len(set(map(str, c))) == len(c)
-                and all(x in _CHANNEL_NAMES for x in c) for c in channels)):
+                and all(isinstance(x, str) and x in _CHANNEL_NAMES for x in c) for c in channels)):
             d.fail("the extras' channels do not describe this skeleton")
         channels = [tuple(c) for c in channels]
         raw_ends = ours.get("end_sites", {})
@@ -485,6 +486,8 @@ def _read_skin(d: _Doc, k: int, parent: dict[int, int], tracks) -> Motion:
         end_sites, name = {}, skin.get("name") if isinstance(skin.get("name"), str) else ""
         metadata = {}
     offsets_src = offsets / scale
+    if np.abs(translations).max() / scale > 1e15 or np.abs(offsets_src).max() > 1e15:
+        d.fail("the skeleton or animation holds lengths beyond 1e15 units")
     # Joints without animated position keep their rest offset exactly (float32 in the file).
     for i, c in enumerate(channels):
         if not any(x.endswith("position") for x in c):

@@ -60,7 +60,7 @@ def read(data: bytes, source: str = "-") -> list[Motion]:
         raise MotionkitError("malformed motionkit NPZ file (no skeleton or motion list)", source)
     try:
         skeletons = [Skeleton.from_dict(s) for s in skeletons]
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as e:
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, OverflowError) as e:
         raise MotionkitError(f"malformed skeleton in the NPZ file ({type(e).__name__}: {str(e)[:80]})", source) from None
     out = []
     for i, e in enumerate(entries):
@@ -78,6 +78,8 @@ def read(data: bytes, source: str = "-") -> list[Motion]:
         limits.check_motion_size(rots.shape[0], len(sk), source)
         if not (np.all(np.isfinite(rots)) and np.all(np.isfinite(trans))):
             raise MotionkitError(f"motion {i} holds NaN or infinite values", source)
+        if np.abs(trans).max(initial=0) > 1e15 or np.abs(sk.offsets).max(initial=0) > 1e15:
+            raise MotionkitError(f"motion {i} holds lengths beyond 1e15 units", source)
         if np.any(np.linalg.norm(rots, axis=-1) < 1e-9):
             raise MotionkitError(f"motion {i} holds a zero quaternion", source)
         fps = limits.check_fps(e.get("fps"), source, f"motion {i}'s fps")

@@ -98,7 +98,7 @@ def loads(data: bytes, source: str = "model"):
         config = Config(**{"noise": "full", **header["config"]})
         enc = feat.Encoding.from_dict(header["encoding"])
         lengths, amplitudes, trained = header["lengths"], header["amplitudes"], header["trained_levels"]
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
         raise MotionkitError(f"malformed model file ({type(e).__name__}: {str(e)[:80]})", source) from None
     _check_encoding(enc, bad)
     if not (isinstance(lengths, list) and lengths and all(isinstance(n, int) and not isinstance(n, bool)

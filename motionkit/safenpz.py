@@ -7,7 +7,9 @@ on), and a member may not decompress to more than its header says.
 from __future__ import annotations
 
 import io
+import tokenize
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -58,7 +60,8 @@ def load(data: bytes, source: str, what: str = "NPZ file") -> dict[str, np.ndarr
                     array = array.reshape(shape[::-1]).T if fortran else array.reshape(shape)
             except MotionkitError:
                 raise
-            except (zipfile.BadZipFile, EOFError, ValueError, OSError, SyntaxError, TypeError, KeyError) as e:
+            except (zipfile.BadZipFile, EOFError, ValueError, OSError, SyntaxError, TypeError, KeyError,
+                    tokenize.TokenError, RecursionError, MemoryError, zlib.error) as e:
                 raise MotionkitError(f"corrupt or truncated {what} ({type(e).__name__})", source) from None
             out[info.filename[:-4]] = array
     return out

@@ -6,7 +6,7 @@ from conftest import clip, require_clients, run_cli
 from gltf_validator import validate, validator_dir
 
 from motionkit import modelfile, placement
-from motionkit.model import Config, Model, draw_noise, levels, pyramid_lengths, resize
+from motionkit.model import Config, Model
 from motionkit.train import fit
 from motionkit.files import read_motions
 
