@@ -111,10 +111,59 @@ def test_outputs_are_atomic_and_keep_nothing_on_failure(tmp_path):
     bad.write_bytes(b"HIERARCHY\nROOT x\n{")
     assert run_cli("convert", bad, "-o", out, check=False).returncode == 1
     assert out.read_bytes() == b"precious"
+    # a failure after the first output was opened: the second of two files cannot be made, so neither is
+    two = tmp_path / "two.npz"
+    run_cli("convert", clip("Xia_normal"), "-o", tmp_path / "one.bvh")
+    pair = [read_motions(str(clip("Xia_normal")))[0], read_motions(str(tmp_path / "one.bvh"))[0]]
+    from motionkit.files import write_motions
+    write_motions([pair[0], pair[1].replace(name="other")], str(two))
+    (tmp_path / "sub0").mkdir()
+    proc = run_cli("convert", two, "-o", tmp_path / "sub%d" / "x.bvh", check=False)
+    assert proc.returncode == 1 and "folder does not exist" in proc.stderr.decode()
+    assert list((tmp_path / "sub0").iterdir()) == []  # all or nothing, and no temporary file left behind
     run_cli("convert", clip("Xia_normal"), "-o", out)
     assert out.read_bytes().startswith(b"HIERARCHY")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.bvh", "out.bvh"]  # no temp files left
-    assert oct(out.stat().st_mode & 0o777) != "0o600"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.bvh", "one.bvh", "out.bvh", "sub0", "two.npz"]
+    mask = os.umask(0)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o644 & ~mask or out.stat().st_mode & 0o777 == 0o666 & ~mask
+    fresh = tmp_path / "fresh.bvh"
+    run_cli("convert", clip("Xia_normal"), "-o", fresh)
+    assert fresh.stat().st_mode & 0o777 == 0o666 & ~mask  # a new file gets the umask's mode, as a shell's would
+    out.chmod(0o600)
+    run_cli("convert", clip("Xia_normal"), "-o", out)
+    assert out.stat().st_mode & 0o777 == 0o600  # a replaced file keeps its own
+
+
+def test_outputs_through_links_fifos_and_patterns(tmp_path):
+    import threading
+
+    src = clip("Xia_proud")
+    target = tmp_path / "target.bvh"
+    target.write_bytes(b"old")
+    link = tmp_path / "link.bvh"
+    link.symlink_to(target)
+    run_cli("convert", src, "-o", link)
+    assert link.is_symlink() and target.read_bytes().startswith(b"HIERARCHY")  # written through, the link kept
+    fifo = tmp_path / "pipe.bvh"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()))
+    reader.start()
+    run_cli("convert", src, "-o", fifo)
+    reader.join(10)
+    assert got and got[0].startswith(b"HIERARCHY") and fifo.is_fifo()  # written into, never replaced
+    two = tmp_path / "two.npz"
+    m = read_motions(str(src))[0]
+    from motionkit.files import write_motions
+    write_motions([m, m], str(two))  # two motions of one name
+    for pattern, words in (("same_%s.bvh", "same file name"), ("w_%0999999999d.bvh", "bad file name pattern"),
+                           ("w_%x.bvh", "bad file name pattern")):
+        proc = run_cli("convert", two, "-o", tmp_path / pattern, check=False)
+        assert proc.returncode == 1 and words in proc.stderr.decode(), proc.stderr
+    run_cli("convert", two, "-o", tmp_path / "take_%02d_100%%.bvh")
+    assert {p.name for p in tmp_path.glob("take_*")} == {"take_00_100%.bvh", "take_01_100%.bvh"}
+    assert not list(tmp_path.glob("same_*")) and not list(tmp_path.glob("w_*"))
 
 
 def test_help_does_not_import_torch():

@@ -14,7 +14,8 @@ from conftest import SHARED
 def test_foot_fix_stops_sliding_and_keeps_the_rest(clip):
     m = read_motions(str(SHARED / clip))[0].resampled(30).slice(0, 200)
     contacts = anatomy.guess_contacts(m)
-    labels = features.contact_labels(m, contacts, m.skeleton.height())
+    labels = features.contact_labels(m, contacts, anatomy.body_height(m))
+    labels[:50] = labels[140:] = 0  # contacts only in the middle: the ends are far from every contact
     rng = np.random.default_rng(0)
     r = m.rotations.copy()
     limbs = [footfix.limb(m, j) for j in contacts]
@@ -32,7 +33,7 @@ def test_foot_fix_stops_sliding_and_keeps_the_rest(clip):
         return np.linalg.norm(np.diff(anatomy.tips(motion, contacts), axis=0), axis=-1)[on].mean()
 
     assert slide(fixed) < 0.25 * slide(bad)
-    assert slide(fixed) < 2e-4 * m.skeleton.height()
+    assert slide(fixed) < 3e-4 * anatomy.body_height(m)
     # joints outside the limbs' chains are untouched
     moved = {j for top, _, _ in limbs for j in range(len(names)) if _descends(m.skeleton.parents, j, top)}
     still = [j for j in range(len(names)) if j not in moved]
@@ -41,9 +42,8 @@ def test_foot_fix_stops_sliding_and_keeps_the_rest(clip):
     near = np.zeros(m.frames, bool)
     for f in np.flatnonzero(labels.any(axis=1)):
         near[max(0, f - footfix.FADE):f + footfix.FADE + 1] = True
-    assert np.isfinite(fixed.rotations).all()
-    if (~near).any():
-        assert np.array_equal(fixed.rotations[~near], bad.rotations[~near])
+    assert np.isfinite(fixed.rotations).all() and (~near).sum() >= 40
+    assert np.array_equal(fixed.rotations[~near], bad.rotations[~near])
 
 
 def test_foot_fix_without_contacts_is_the_identity():

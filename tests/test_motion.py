@@ -58,14 +58,41 @@ def test_npz_is_lossless_and_keeps_metadata():
     assert back[1].skeleton is back[0].skeleton  # one skeleton stored once
 
 
-def test_npz_never_unpickles(tmp_path):
-    import io
-    import pickle
+class _Payload:
+    """Unpickling this makes a folder: proof that code ran."""
 
+    def __init__(self, mark):
+        self.mark = mark
+
+    def __reduce__(self):
+        import os
+
+        return os.mkdir, (self.mark,)
+
+
+@pytest.mark.parametrize("member", ["header", "rotations_0"])
+def test_npz_and_model_files_never_unpickle(tmp_path, member):
+    import io
+
+    from motionkit import modelfile
+
+    mark = tmp_path / "code-ran"
+    good = io.BytesIO()
+    m = salsa().slice(0, 10)
+    good.write(npz.write([m]))
+    arrays = dict(np.load(io.BytesIO(good.getvalue()), allow_pickle=False))
+    arrays[member] = np.array([_Payload(str(mark))], dtype=object)
     buf = io.BytesIO()
-    np.savez(buf, header=np.array([pickle.dumps(object())], dtype=object))
-    with pytest.raises(MotionkitError):
-        npz.read(buf.getvalue(), "evil.npz")
+    np.savez(buf, **arrays)
+    evil = buf.getvalue()
+    np.load(io.BytesIO(evil), allow_pickle=True)[member]  # the payload is real: unpickling it runs it
+    assert mark.exists()
+    mark.rmdir()
+    with pytest.raises(MotionkitError, match="could hold code"):
+        npz.read(evil, "evil.npz")
+    with pytest.raises(MotionkitError, match="could hold code"):
+        modelfile.loads(evil, "evil.mkm")
+    assert not mark.exists()
 
 
 def test_contacts_fall_back_to_the_motion_when_the_rest_pose_does_not_stand():
