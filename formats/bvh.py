@@ -223,9 +223,9 @@ def read(data: bytes, source: str = "-") -> list[Motion]:
                              f"{1 / limits.FPS_RANGE[0]:g} seconds", source, header[1][0])
     fps = snap_frame_time(frame_time)
     n_chan = sum(len(c) for c in channels)
-    values = _frame_values(data, pos, line, n_frames, n_chan, source)
-    skeleton = Skeleton(names, parents, offsets, channels, end_sites)
-    return [_motion_from_channels(skeleton, values, fps, source)]
+    out = _Channels(Skeleton(names, parents, offsets, channels, end_sites), n_frames)
+    _frame_values(data, pos, line, n_frames, n_chan, source, out.put)
+    return [out.motion(fps, source)]
 
 
 def _find_motion(data: bytes) -> int:
@@ -251,13 +251,13 @@ def _find_ci(data: bytes, word: bytes, pos: int) -> int:
     return best
 
 
-_SLICE = 1 << 22  # bytes of frame lines parsed at a time
+_SLICE = 1 << 21  # bytes of frame lines parsed at a time
 
 
-def _frame_values(data: bytes, pos: int, line: int, n_frames: int, n_chan: int, source: str) -> np.ndarray:
-    """(n_frames, n_chan) channel values from the frame lines starting at byte ``pos`` (file line ``line`` + 1):
-    every line checked for its count, every value finite and within ±1e15; blank lines skipped."""
-    out = np.empty((n_frames, n_chan))
+def _frame_values(data: bytes, pos: int, line: int, n_frames: int, n_chan: int, source: str, put):
+    """The frame lines from byte ``pos`` (file line ``line`` + 1), a slice at a time: every line checked for its
+    count, every value finite and within ±1e15, blank lines skipped; ``put(first_frame, values)`` takes each
+    slice's (frames, n_chan) values."""
     row = 0
     while pos < len(data):
         end = data.find(b"\n", min(pos + _SLICE, len(data)))
@@ -292,7 +292,7 @@ def _frame_values(data: bytes, pos: int, line: int, n_frames: int, n_chan: int, 
         if vals is None or vals.size != n * n_chan or not np.all(np.isfinite(vals)) or \
                 np.abs(vals).max(initial=0) > 1e15:
             _name_bad_value(chunk, line, source)
-        out[row:row + n] = vals.reshape(n, n_chan)
+        put(row, vals.reshape(n, n_chan))
         row += n
         line += int(np.count_nonzero(buf == 10))
         pos = end
@@ -300,7 +300,6 @@ def _frame_values(data: bytes, pos: int, line: int, n_frames: int, n_chan: int, 
         raise MotionkitError(f"frame-count mismatch: the header says {n_frames} frames, the file has {row}"
                              + (" (truncated file?)" if row < n_frames else ""), source)
     _refuse_cut_last_value(data, source, line)
-    return out
 
 
 def _refuse_cut_last_value(data: bytes, source: str, line: int):
@@ -325,29 +324,41 @@ def _name_bad_value(chunk: bytes, line: int, source: str):
     raise MotionkitError("unreadable frame values", source, line + 1)
 
 
-def _motion_from_channels(skeleton: Skeleton, values: np.ndarray, fps: float, source: str) -> Motion:
-    t, j = values.shape[0], len(skeleton)
-    translations = np.broadcast_to(skeleton.offsets, (t, j, 3)).copy()
-    rotations = rot.identity((t, j))
-    col = 0
-    by_order: dict[str, tuple[list[int], list[list[int]]]] = {}
-    for jj, chans in enumerate(skeleton.channels):
-        rot_cols = []
-        for c in chans:
-            if c in POSITION_CHANNELS:
-                translations[:, jj, POSITION_CHANNELS.index(c)] = values[:, col]
-            else:
-                rot_cols.append(col)
-            col += 1
-        if rot_cols:
-            order = skeleton.rotation_order(jj)
-            joints, cols = by_order.setdefault(order, ([], []))
-            joints.append(jj)
-            cols.append(rot_cols)
-    for order, (joints, cols) in by_order.items():  # one vectorised conversion per channel order
-        rotations[:, joints] = rot.from_euler(values[:, np.array(cols)], order)
-    name = source.rsplit("/", 1)[-1].rsplit(".", 1)[0] if source != "-" else ""
-    return Motion(skeleton, rotations, translations, fps, name=name)
+class _Channels:
+    """Frame values to a Motion's arrays, a block of frames at a time (nothing of a long take held twice)."""
+
+    def __init__(self, skeleton: Skeleton, frames: int):
+        self.skeleton = skeleton
+        self.translations = np.broadcast_to(skeleton.offsets, (frames, len(skeleton), 3)).copy()
+        self.rotations = rot.identity((frames, len(skeleton)))
+        self.positions: list[tuple[int, int, int]] = []  # (column, joint, axis)
+        by_order: dict[str, tuple[list[int], list[list[int]]]] = {}
+        col = 0
+        for j, chans in enumerate(skeleton.channels):
+            rot_cols = []
+            for c in chans:
+                if c in POSITION_CHANNELS:
+                    self.positions.append((col, j, POSITION_CHANNELS.index(c)))
+                else:
+                    rot_cols.append(col)
+                col += 1
+            if rot_cols:
+                joints, cols = by_order.setdefault(skeleton.rotation_order(j), ([], []))
+                joints.append(j)
+                cols.append(rot_cols)
+        self.orders = [(order, joints, np.array(cols)) for order, (joints, cols) in by_order.items()]
+
+    def put(self, row: int, values: np.ndarray):
+        """Frames [row, row + len(values)) from their channel values."""
+        stop = row + len(values)
+        for col, j, axis in self.positions:
+            self.translations[row:stop, j, axis] = values[:, col]
+        for order, joints, cols in self.orders:  # one vectorised conversion per channel order
+            self.rotations[row:stop, joints] = rot.from_euler(values[:, cols], order)
+
+    def motion(self, fps: float, source: str) -> Motion:
+        name = source.rsplit("/", 1)[-1].rsplit(".", 1)[0] if source != "-" else ""
+        return Motion(self.skeleton, self.rotations, self.translations, fps, name=name)
 
 
 # ---------------------------------------------------------------- writer

@@ -84,8 +84,15 @@ def register_commands(cli):
             _describe(model, motion, clip)
         clip_x = model.encode(motion)
         n_levels = len(model.levels)
-        save = lambda m: atomic_write(output, dumps(m))  # noqa: E731
         started = time.time()
+
+        def save(m):
+            atomic_write(output, dumps(m))
+            if m.trained_levels < n_levels:  # every level on disk samples, at the detail of the levels so far
+                click.echo(f"level {m.trained_levels}/{n_levels} saved in {output} after {time.time() - started:.0f} s: "
+                           f"`motionkit sample -m {output}` works now (coarser detail until training ends)",
+                           err=True)
+
         history: dict[int, list] = {}  # level → [(iteration, losses)], for the training plot
         live = sys.stderr.isatty()
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
