@@ -1,7 +1,8 @@
 """Seconds per training iteration, per level, for each preset on Salsa (2 CPU threads), and the extrapolated
 total for each preset's iteration budget. Slow (a few minutes): run by hand.
 
-    python bench/train_cost.py [--iterations 4]
+    python bench/train_cost.py [--iterations 4] [--presets ganimator,fast,paper] [--window N] [--gp-every N]
+                               [--clip PATH]
 """
 import argparse
 import os
@@ -22,12 +23,16 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--iterations", type=int, default=4)
     ap.add_argument("--presets", default="ganimator,fast,paper")
+    ap.add_argument("--window", type=int, default=None, help="Train on windows this long (frames, last stage).")
+    ap.add_argument("--gp-every", type=int, default=None, help="Gradient penalty every Nth critic step.")
+    ap.add_argument("--clip", default=str(SALSA))
     args = ap.parse_args()
     torch.set_num_threads(2)
-    motion = read_motions(str(SALSA))[0]
+    motion = read_motions(args.clip)[0]
     for preset in args.presets.split(","):
         budget = PRESETS[preset]["iterations"]
-        cfg = Config.from_preset(preset, iterations=[args.iterations] * 4)
+        cfg = Config.from_preset(preset, iterations=[args.iterations] * 4, window=args.window,
+                                 gp_every=args.gp_every)
         model = Model.from_clip(motion, cfg)
         clip = model.encode(motion)
         marks, costs = {}, []
@@ -40,7 +45,8 @@ def main():
 
         fit(model, clip, progress=progress)
         total_h = sum(c * n for c, n in zip(costs, budget)) / 3600
-        print(f"{preset:<10} batch {cfg.batch:>2}, {cfg.d_steps} critic steps: s/iteration per level "
+        knobs = f", window {cfg.window}" * bool(cfg.window) + f", GP every {cfg.gp_every}" * (cfg.gp_every > 1)
+        print(f"{preset:<10} batch {cfg.batch:>2}, {cfg.d_steps} critic steps{knobs}: s/iteration per level "
               f"{' / '.join(f'{c:.2f}' for c in costs)}; budget {budget} ⇒ {total_h:.1f} h", flush=True)
 
 

@@ -1,10 +1,15 @@
-"""End to end: `motionkit train CLIP` (wall time, peak memory), then `motionkit eval -m MODEL -n 20 --length 2x`.
+"""End to end: `motionkit train CLIP` (wall time, peak memory), then `motionkit eval -m MODEL -n 20 --length 2x`
+(coverage, global/local diversity, and the energy ratios: body speed, root travel, acceleration, foot skating).
 
-    python bench/train_quality.py ../shared/data/bvh/Joe_Salsa-Dancing-6.bvh [--budget 0.25,0.5,1] [--threads 2]
+    python bench/train_quality.py CLIP[:START:STOP] ... [--budget 0.25,0.5,1] [--preset fast] [--rerig] [--seed 0]
+                                  [--out results.jsonl] [-- EXTRA TRAIN OPTIONS]
 
-Slow (the full `fast` budget is ~18 min for Salsa on 2 cores): run by hand, with nothing else on the machine.
-``--budget`` scales the preset's iterations per level, which gives the quality-per-training-minute curve.
-Prints one markdown row per run."""
+CLIP:START:STOP trains on those source frames only (an excerpt, made with `motionkit convert --frames`);
+``example:SECONDS`` is the bundled dancer of that length; ``--rerig`` also trains each clip re-expressed on a
+game-style rig (tests/rerig.py: a static root above the hips, bones along +X at rest, six channels, ZXY, other
+units) with the same seed, for the invariance check. ``--budget`` scales the preset's iterations per level (the
+quality-per-training-minute curve). Slow (minutes per run): run by hand, with nothing else on the machine.
+Prints one markdown row per run; ``--out`` also appends each result as a JSON line."""
 from __future__ import annotations
 
 import argparse
@@ -15,29 +20,63 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 
 
-def run(clip: str, budget: float, preset: str, workdir: str) -> dict:
+def prepare(spec: str, workdir: str, rerig: bool) -> tuple[str, str]:
+    """(label, path of the clip to train on) for CLIP, CLIP:START:STOP or example:SECONDS."""
+    if spec.startswith("example:"):
+        seconds = spec.split(":")[1]
+        path = os.path.join(workdir, f"dancer-{seconds}s.bvh")
+        subprocess.run(["motionkit", "example", "--seconds", seconds, "-o", path], check=True, capture_output=True)
+        label = f"bundled dancer, {seconds} s"
+    else:
+        clip, _, frames = spec.partition(":")
+        stem = os.path.splitext(os.path.basename(clip))[0]
+        path, label = os.path.abspath(clip), stem
+        if frames:
+            path = os.path.join(workdir, f"{stem}-{frames.replace(':', '-')}.bvh")
+            subprocess.run(["motionkit", "convert", clip, "--frames", frames, "-o", path], check=True,
+                           capture_output=True)
+            label = f"{stem} [{frames}]"
+    if rerig:
+        from rerig import rerig as make_rig
+
+        from motionkit import anatomy
+        from motionkit.files import read_motions, write_motions
+
+        m = read_motions(path)[0]
+        r = make_rig(m, scale=0.01 if anatomy.body_height(m) > 50 else 100.0)
+        path = path[:-4] + "-gamerig.bvh"
+        write_motions([r], path)
+        label += " (game rig)"
+    return label, path
+
+
+def run(label: str, clip: str, budget: float, preset: str, workdir: str, extra: list[str], seed: int) -> dict:
     from motionkit.model import PRESETS
 
     its = [max(1, round(n * budget)) for n in PRESETS[preset]["iterations"]]
     model = os.path.join(workdir, f"{os.path.splitext(os.path.basename(clip))[0]}-{budget:g}.mkm")
     t = time.perf_counter()
     proc = subprocess.Popen(["motionkit", "train", clip, "-o", model, "--preset", preset, "--iterations",
-                             ",".join(map(str, its)), "--no-plots"], cwd=workdir, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                             ",".join(map(str, its)), "--no-plots", "--seed", str(seed), *extra], cwd=workdir,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err = proc.stderr.read().decode()
     _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage: its peak RSS
     wall = time.perf_counter() - t
     code = os.waitstatus_to_exitcode(status)
     if code:
-        raise SystemExit(f"motionkit train {clip} failed ({code})")
+        raise SystemExit(f"motionkit train {clip} failed ({code}): {err[-400:]}")
     out = subprocess.run(["motionkit", "eval", "-m", model, "-n", "20", "--length", "2x", "--json"], check=True,
                          cwd=workdir, capture_output=True, text=True).stdout
     r = json.loads(out)
-    return dict(clip=os.path.basename(clip), budget=budget, iterations=its, wall_s=wall,
-                peak_mb=usage.ru_maxrss / 1024, coverage=r["coverage"], global_diversity=r["global_diversity"],
-                local_diversity=r["local_diversity"], inter_diversity=r["inter_diversity"])
+    keys = ("coverage", "global_diversity", "local_diversity", "inter_diversity", "body_speed", "root_speed",
+            "acceleration", "foot_skating")
+    return dict(clip=label, budget=budget, iterations=its, extra=extra, wall_s=wall,
+                peak_mb=usage.ru_maxrss / 1024, **{k: r[k] for k in keys})
 
 
 def main():
@@ -45,17 +84,31 @@ def main():
     ap.add_argument("clips", nargs="+")
     ap.add_argument("--budget", default="1", help="Fractions of the preset's iterations, comma-separated.")
     ap.add_argument("--preset", default="fast")
-    args = ap.parse_args()
-    print("| clip | budget | iterations | wall | peak RSS | coverage | global | local | inter |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--rerig", action="store_true", help="Also train each clip re-rigged (same seed).")
+    ap.add_argument("--out", default=None, help="Append each result as a JSON line to this file.")
+    args, extra = ap.parse_known_args()
+    extra = [e for e in extra if e != "--"]
+    print("| clip | budget | wall | peak RSS | coverage | global | local | body speed | root travel | accel | "
+          "skating |\n|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
+
+    def ratio(v):
+        return f"{v:.2f}" if v is not None else "–"
+
     with tempfile.TemporaryDirectory() as tmp:
-        for clip in args.clips:
-            for b in (float(v) for v in args.budget.split(",")):
-                r = run(os.path.abspath(clip), b, args.preset, tmp)
-                m, s = divmod(round(r["wall_s"]), 60)
-                print(f"| {r['clip']} | {b:g}× | {' / '.join(map(str, r['iterations']))} | {m} min {s:02d} s | "
-                      f"{r['peak_mb']:.0f} MB | {r['coverage']:.3f} | {r['global_diversity']:.3f} | "
-                      f"{r['local_diversity']:.3f} | {r['inter_diversity']:.3f} |", flush=True)
+        for spec in args.clips:
+            for rig in ([False, True] if args.rerig else [False]):
+                label, path = prepare(spec, tmp, rig)
+                for b in (float(v) for v in args.budget.split(",")):
+                    r = run(label, path, b, args.preset, tmp, extra, args.seed)
+                    m, s = divmod(round(r["wall_s"]), 60)
+                    print(f"| {r['clip']} | {b:g}× | {m} min {s:02d} s | {r['peak_mb']:.0f} MB | "
+                          f"{r['coverage']:.3f} | {r['global_diversity']:.3f} | {r['local_diversity']:.3f} | "
+                          f"{ratio(r['body_speed'])} | {ratio(r['root_speed'])} | {ratio(r['acceleration'])} | "
+                          f"{ratio(r['foot_skating'])} |", flush=True)
+                    if args.out:
+                        with open(args.out, "a") as fh:
+                            fh.write(json.dumps(r) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """The bundled example: a procedurally animated humanoid dancer, made here so no third-party clip is shipped.
 
 A 22-joint, Mixamo-like rig in centimetres (ZXY Euler channels, so the example also exercises a non-XYZ order)
-does a side-step dance whose arm moves change every few seconds: structured enough to learn from, varied enough
-to make new variations of. Deterministic for a seed.
+does a side-step dance whose arms cycle through three moves, two seconds each: a phrase that repeats, as a dance
+does, so each move and each change of move is seen more than once (a clip whose every move happens once cannot
+be covered by variations of it). Deterministic for a seed.
 """
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ def skeleton() -> Skeleton:
 
 
 def dancer(seconds: float = 12.0, fps: float = 30.0, seed: int = 0) -> Motion:
-    """A side-step dance; the arm move changes every 3 seconds (sway, wave, arms up, punch), chosen by ``seed``."""
+    """A side-step dance; the arms cycle through three moves (of sway, wave, arms up, punch; which three and in
+    what order: ``seed``), two seconds each."""
     sk = skeleton()
     rng = np.random.default_rng(seed)
     n = int(round(seconds * fps))
@@ -63,12 +65,11 @@ def dancer(seconds: float = 12.0, fps: float = 30.0, seed: int = 0) -> Motion:
     set_("Spine", z=-4 * np.sin(beat), x=5 + 3 * np.sin(2 * beat))
     set_("Spine1", z=-3 * np.sin(beat))
     set_("Head", y=15 * np.sin(beat / 2), x=-8 * np.sin(2 * beat))
-    # Arms: a different move in each 3-second section.
-    moves = rng.permutation(4)
-    section = np.minimum((t // 3).astype(int), 10 ** 6) % 4
+    # Arms: three moves in turn, two seconds each, the phrase repeating.
+    moves = rng.permutation(4)[:3]
+    section = np.minimum((t // 2).astype(int), 10 ** 6) % 3
     move = moves[section]
-    w = np.ones(n)
-    edges = np.abs(((t + 1.5) % 3) - 1.5)  # 0 at section boundaries: blend moves over 0.4 s
+    edges = np.abs(((t + 1.0) % 2) - 1.0)  # 0 at section boundaries: blend moves over 0.4 s
     w = np.clip(edges / 0.4, 0, 1)
     arm = {"z": np.zeros(n), "x": np.zeros(n), "fore": np.zeros(n)}
     swing = np.sin(beat)

@@ -46,24 +46,21 @@ def check_motion_size(frames, joints, source: str | None = None):
                                  f"${name} raises it)", source)
 
 
+def _number_in(value, low: float, high: float, source, what: str, unit: str = "") -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise MotionkitError(f"{what} {value!r} is not a number", source) from None
+    if not (math.isfinite(number) and low <= number <= high):
+        raise MotionkitError(f"{what} {value!r} is outside {low:g} to {high:g}{unit}", source)
+    return number
+
+
 def check_fps(fps, source: str | None = None, what: str = "frame rate") -> float:
     """A finite frame rate in ``FPS_RANGE``, as a float."""
-    try:
-        value = float(fps)
-    except (TypeError, ValueError):
-        raise MotionkitError(f"{what} {fps!r} is not a number", source) from None
-    if not (math.isfinite(value) and FPS_RANGE[0] <= value <= FPS_RANGE[1]):
-        raise MotionkitError(f"{what} {fps!r} is outside {FPS_RANGE[0]:g} to {FPS_RANGE[1]:g} frames per second",
-                             source)
-    return value
+    return _number_in(fps, *FPS_RANGE, source, what, " frames per second")
 
 
 def check_scale(scale, source: str | None = None, what: str = "--scale") -> float:
     """A finite positive scale in ``SCALE_RANGE``, as a float."""
-    try:
-        value = float(scale)
-    except (TypeError, ValueError):
-        raise MotionkitError(f"{what} {scale!r} is not a number", source) from None
-    if not (math.isfinite(value) and SCALE_RANGE[0] <= value <= SCALE_RANGE[1]):
-        raise MotionkitError(f"{what} {scale!r} is outside {SCALE_RANGE[0]:g} to {SCALE_RANGE[1]:g}", source)
-    return value
+    return _number_in(scale, *SCALE_RANGE, source, what)

@@ -34,6 +34,10 @@ def register_commands(cli):
     @click.option("--lambda-adv", default=None, help="Per-level adversarial weights, comma-separated.")
     @click.option("--lambda-rec", default=None, help="Per-level reconstruction weights, comma-separated.")
     @click.option("--transfer-layers", type=int, default=None, help="Early generator layers copied across levels (0: off).")
+    @click.option("--window", type=click.IntRange(min=0), default=None,
+                  help="Train each level on random windows this many frames long at its last stage (0: whole clip).")
+    @click.option("--gp-every", type=click.IntRange(min=1), default=None,
+                  help="Gradient penalty on every Nth critic step only, scaled by N (lazy regularisation).")
     @click.option("--noise", type=click.Choice(["frame", "full"]), default=None,
                   help="Training/sampling noise: one value per frame for all channels (GANimator's), or per channel.")
     @click.option("--seed", type=int, default=0, show_default=True)
@@ -45,8 +49,8 @@ def register_commands(cli):
     @click.option("--resume", is_flag=True, help="Continue the model file's unfinished levels.")
     @click.option("--plots/--no-plots", default=True, show_default=True,
                   help="Write MODEL-losses.png and MODEL-preview.gif (three samples) next to the model.")
-    def train(clip, output, preset, iterations, batch, d_steps, lambda_adv, lambda_rec, transfer_layers, noise, seed,
-              fps, frames, joints, contacts, device, resume, plots):
+    def train(clip, output, preset, iterations, batch, d_steps, lambda_adv, lambda_rec, transfer_layers, window,
+              gp_every, noise, seed, fps, frames, joints, contacts, device, resume, plots):
         """Train a model on CLIP (BVH, glTF or NPZ; one motion)."""
         import torch
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -72,7 +76,8 @@ def register_commands(cli):
                 its = its * 4
             cfg = Config.from_preset(preset, iterations=its, batch=batch, d_steps=d_steps,
                                      lambda_adv=_floats(lambda_adv), lambda_rec=_floats(lambda_rec),
-                                     transfer_layers=transfer_layers, noise=noise, seed=seed, fps=fps)
+                                     transfer_layers=transfer_layers, window=window, gp_every=gp_every, noise=noise,
+                                     seed=seed, fps=fps)
             if motion.duration * fps < 30:
                 raise MotionkitError(f"{clip}: the clip is too short to train on (needs at least 1 s)")
             provenance = {"clip": os.path.basename(clip), "sha256": hashlib.sha256(read_bytes(clip)).hexdigest()
