@@ -5,8 +5,9 @@
 
 Trains the `fast` preset (with the given overrides) up to ``level`` and, every ``every`` iterations of it, draws 20
 samples at twice the clip's length from the stages trained so far and scores them (coverage, global and local
-diversity) against the clip blurred to the last trained stage's length. Prints one line per checkpoint with the
-training seconds spent so far (scoring excluded). Slow: minutes per level."""
+diversity, and the energy ratios: body speed, pose amplitude — the spread of the joints about the carrying
+joint —, root travel) against the clip blurred to the last trained stage's length. Prints one line per checkpoint
+with the training seconds spent so far (scoring excluded). Slow: minutes per level."""
 from __future__ import annotations
 
 import os
@@ -15,6 +16,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from motionkit import edit  # noqa: E402
@@ -50,7 +52,14 @@ def main():
         out = resize(model.generate(20, 2 * t30, torch.Generator().manual_seed(0), upto=upto), 2 * t30)
         n = model.stage_lengths(t30)[upto - 1]
         blurred = edit.to_motions(model, resize(resize(reference, n), t30), fps, motion.frames)[0]
-        return evaluate(blurred, edit.to_motions(model, out, fps, 2 * motion.frames))
+        samples = edit.to_motions(model, out, fps, 2 * motion.frames)
+        report = evaluate(blurred, samples)
+        report["amplitude"] = float(np.mean([amplitude(s) for s in samples]) / amplitude(blurred))
+        return report
+
+    def amplitude(m):
+        p = m.world_positions() / model.enc.height
+        return float((p - p[:, model.enc.travel:model.enc.travel + 1]).std(axis=0).mean())
 
     def progress(li, it, total, losses):
         nonlocal scoring
@@ -60,6 +69,7 @@ def main():
             scoring += time.perf_counter() - t
             print(f"level {level} it {it} train {time.perf_counter() - started - scoring:.0f}s "
                   f"cov {r['coverage']:.3f} glob {r['global_diversity']:.3f} loc {r['local_diversity']:.3f} "
+                  f"body {r['body_speed']:.2f} ampl {r['amplitude']:.2f} root {r['root_speed']:.2f} "
                   f"rec {losses['rec']:.4f}", flush=True)
 
     def checkpoint(m):

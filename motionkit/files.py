@@ -203,7 +203,7 @@ def write_motions(motions: list[Motion], path: str, to: str | None = None, optio
 
 
 def refuse_overwriting_input(target: str, inputs: tuple[str, ...]):
-    if target == "-":
+    if target == "-" or "\0" in target:
         return
     for src in inputs:
         if src and src != "-" and os.path.exists(target) and os.path.exists(src) and os.path.samefile(src, target):
@@ -224,6 +224,8 @@ class Outputs:
         return self
 
     def add(self, path: str, data: bytes):
+        if "\0" in path:
+            raise MotionkitError("the output's name holds a NUL byte", shown(path))
         try:
             st = os.stat(path)  # through links
         except FileNotFoundError:

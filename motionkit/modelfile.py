@@ -100,7 +100,7 @@ def loads(data: bytes, source: str = "model"):
         lengths, amplitudes, trained = header["lengths"], header["amplitudes"], header["trained_levels"]
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
         raise MotionkitError(f"malformed model file ({type(e).__name__}: {str(e)[:80]})", source) from None
-    _check_encoding(enc, bad)
+    _check_encoding(enc, bad, source)
     if not (isinstance(lengths, list) and lengths and all(isinstance(n, int) and not isinstance(n, bool)
                                                           for n in lengths)
             and all(a < b for a, b in zip([0] + lengths, lengths))
@@ -142,16 +142,16 @@ def loads(data: bytes, source: str = "model"):
     return model
 
 
-def _check_encoding(enc, bad):
+def _check_encoding(enc, bad, source):
     """Indices in range, arrays of the right shapes and finite, widths consistent: or ``bad(what)``."""
     n = len(enc.skeleton)
-    limits.check_motion_size(1, n)
+    limits.check_motion_size(1, n, source)
     for what, idx in (("joints", enc.joints), ("contacts", enc.contacts), ("offsets", enc.offsets)):
         if not all(0 <= j < n for j in idx) or len(set(idx)) != len(idx):
             bad(f"the encoding's {what} name joints that do not exist")
     if not enc.joints or enc.travel not in enc.joints or enc.joints != sorted(enc.joints):
         bad("the encoding's travel joint")
-    limits.check_fps(enc.fps, None, "the model's fps")
+    limits.check_fps(enc.fps, source, "the model's fps")
     for what, a, shape in (("rest rotations", enc.rest_rotations, (n, 4)), ("rest translations",
                            enc.rest_translations, (n, 3)), ("frames", enc.frames, (n, 4)), ("start", enc.start, (3,)),
                            ("mean", enc.mean, (enc.width,)), ("std", enc.std, (enc.width,)),
