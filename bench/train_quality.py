@@ -5,9 +5,9 @@
                                   [--out results.jsonl] [-- EXTRA TRAIN OPTIONS]
 
 CLIP:START:STOP trains on those source frames only (an excerpt, made with `motionkit convert --frames`);
-``example:SECONDS`` is the bundled dancer of that length; ``--rerig`` also trains each clip re-expressed on a
-game-style rig (tests/rerig.py: a static root above the hips, bones along +X at rest, six channels, ZXY, other
-units) with the same seed, for the invariance check. ``--budget`` scales the preset's iterations per level (the
+``example:SECONDS`` is the bundled dancer of that length; ``--rerig`` trains each clip re-expressed on a
+game-style rig instead (tests/rerig.py: a static root above the hips, bones along +X at rest, six channels, ZXY,
+other units), for the invariance check against the clip's own run with the same seed. ``--budget`` scales the preset's iterations per level (the
 quality-per-training-minute curve). Slow (minutes per run): run by hand, with nothing else on the machine.
 Prints one markdown row per run; ``--out`` also appends each result as a JSON line."""
 from __future__ import annotations
@@ -85,8 +85,9 @@ def main():
     ap.add_argument("--budget", default="1", help="Fractions of the preset's iterations, comma-separated.")
     ap.add_argument("--preset", default="fast")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--rerig", action="store_true", help="Also train each clip re-rigged (same seed).")
+    ap.add_argument("--rerig", action="store_true", help="Train each clip re-rigged onto a game-style rig.")
     ap.add_argument("--out", default=None, help="Append each result as a JSON line to this file.")
+    ap.add_argument("--keep", default=None, help="Keep the trained models in this folder.")
     args, extra = ap.parse_known_args()
     extra = [e for e in extra if e != "--"]
     print("| clip | budget | wall | peak RSS | coverage | global | local | body speed | root travel | accel | "
@@ -95,9 +96,11 @@ def main():
     def ratio(v):
         return f"{v:.2f}" if v is not None else "–"
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = os.path.abspath(args.keep) if args.keep else scratch
+        os.makedirs(tmp, exist_ok=True)
         for spec in args.clips:
-            for rig in ([False, True] if args.rerig else [False]):
+            for rig in [args.rerig]:
                 label, path = prepare(spec, tmp, rig)
                 for b in (float(v) for v in args.budget.split(",")):
                     r = run(label, path, b, args.preset, tmp, extra, args.seed)

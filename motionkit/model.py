@@ -20,14 +20,17 @@ from . import gan
 PRESETS = {
     # GANimator's own recipe: batch 1, fixed weights, no transfer, 15k iterations per level, 5 critic steps.
     "ganimator": dict(batch=1, iterations=[15000] * 4, lambda_adv=[1.0] * 4, lambda_rec=[50.0] * 4,
-                      transfer_layers=0, d_steps=5),
+                      transfer_layers=0, d_steps=5, window=0, gp_every=1),
     # The paper's Table 1 best row (Abl #9): batch 16, annealed weights, transfer, budgets 1 : 1 : 1/2 : 1/3.
     "paper": dict(batch=16, iterations=[15000, 15000, 7500, 5000], lambda_adv=[5.0, 5.0, 2.5, 1.0],
-                  lambda_rec=[50.0, 75.0, 100.0, 100.0], transfer_layers=2, d_steps=5),
-    # For a CPU: the paper's weights and transfer, a small batch, fewer critic steps and far fewer iterations,
-    # weighted to the coarse level (the cheapest, and the one that decides coverage: see BENCHMARKS.md).
-    "fast": dict(batch=4, iterations=[1600, 1000, 500, 300], lambda_adv=[5.0, 5.0, 2.5, 1.0],
-                 lambda_rec=[50.0, 75.0, 100.0, 100.0], transfer_layers=2, d_steps=2),
+                  lambda_rec=[50.0, 75.0, 100.0, 100.0], transfer_layers=2, d_steps=5, window=0, gp_every=1),
+    # For a CPU (measured choices, BENCHMARKS.md): the paper's weights and transfer but a light reconstruction at
+    # the coarse level (λrec 50 there makes the samples' poses spread ~35 % less than the clip's; 10 keeps more
+    # of their energy and covers as well), a small batch, 2 critic steps with the gradient penalty on every 4th,
+    # every level trained on 160-frame windows (an iteration costs the same on a long take), and far fewer
+    # iterations, weighted to the coarse level (it decides coverage).
+    "fast": dict(batch=4, iterations=[1200, 600, 300, 200], lambda_adv=[5.0, 5.0, 2.5, 1.0],
+                 lambda_rec=[10.0, 75.0, 100.0, 100.0], transfer_layers=2, d_steps=2, window=160, gp_every=4),
 }
 
 
@@ -41,7 +44,7 @@ class Config:
     lambda_adv: list = field(default_factory=lambda: list(PRESETS["fast"]["lambda_adv"]))
     lambda_rec: list = field(default_factory=lambda: list(PRESETS["fast"]["lambda_rec"]))
     lambda_gp: float = 1.0
-    gp_every: int = 1  # the gradient penalty on every gp_every-th critic step only, scaled up to match
+    gp_every: int = PRESETS["fast"]["gp_every"]  # the gradient penalty on every gp_every-th critic step, scaled
     lambda_contact: float = 5.0
     transfer_layers: int = PRESETS["fast"]["transfer_layers"]
     d_steps: int = PRESETS["fast"]["d_steps"]
@@ -51,7 +54,8 @@ class Config:
     pyramid_ratio: float = 0.2
     pyramid_scale: float = 4 / 3
     stages_per_level: int = 2
-    window: int = 0  # train each level on random windows this long at its last stage (frames; 0: whole clip)
+    window: int = PRESETS["fast"]["window"]  # train each level on random windows this long at its last stage
+                                             # (frames; 0: the whole clip)
     seed: int = 0
 
     @classmethod
@@ -125,8 +129,11 @@ class Model:
 
     def __init__(self, enc: feat.Encoding, lengths: list[int], amplitudes: list[float], z_star: torch.Tensor,
                  config: Config, generators=None, trained_levels: int = 0, provenance: dict | None = None,
-                 clip=None):
+                 clip=None, temperature: float = 1.0):
         self.enc, self.lengths, self.amplitudes, self.z_star = enc, lengths, amplitudes, z_star
+        # the first stage's noise at sampling, relative to training's: calibrated after training so that samples
+        # move as much as the clip (``train.calibrate``); 1.0 is GANimator's sampling
+        self.temperature = temperature
         self.clip = clip  # the training clip (a Motion at its own frame rate), kept for editing operations
         self.config, self.trained_levels, self.provenance = config, trained_levels, provenance or {}
         self.widths = ([6] * len(enc.joints) + ([len(enc.contacts)] if enc.contacts else []) + [3]
@@ -195,10 +202,11 @@ class Model:
         width = sum(self.widths)
         dev = next(self.generators[0].parameters()).device
         if z_star:
-            z = resize(self.z_star.to(dev), lengths[0]).expand(n, -1, -1)
+            z = resize(self.z_star.to(dev), lengths[0]).expand(n, -1, -1) * self.amplitudes[0]
         else:
-            z = draw_noise(self.config, (n, width, lengths[0]), rng=rng).to(dev)
-        x = self.generators[0](torch.zeros_like(z), z * self.amplitudes[0])
+            z = draw_noise(self.config, (n, width, lengths[0]), rng=rng).to(dev) * (self.amplitudes[0]
+                                                                                    * self.temperature)
+        x = self.generators[0](torch.zeros_like(z), z)
         for s in range(1, upto):
             x = resize(x, lengths[s])
             if inject is not None and s == min(max(1, inject.stage), upto - 1):

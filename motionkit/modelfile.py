@@ -19,6 +19,7 @@ VERSION = 3  # 2: masked skeleton convolutions, the training clip; 3: travel joi
 def dumps(model) -> bytes:
     header = {"format": FORMAT, "version": VERSION, "config": asdict(model.config), "encoding": model.enc.to_dict(),
               "lengths": model.lengths, "amplitudes": model.amplitudes, "trained_levels": model.trained_levels,
+              "temperature": model.temperature,
               "provenance": model.provenance}
     arrays = {"z_star": model.z_star.detach().cpu().numpy()}
     for s, g in enumerate(model.generators):
@@ -112,6 +113,9 @@ def loads(data: bytes, source: str = "model"):
     if not (isinstance(amplitudes, list) and len(amplitudes) == len(lengths)
             and all(isinstance(a, (int, float)) and np.isfinite(a) and 0 < a < 1e6 for a in amplitudes)):
         bad("the noise amplitudes")
+    temperature = header.get("temperature", 1.0)
+    if not (isinstance(temperature, (int, float)) and 0.25 <= temperature <= 4):
+        bad(f"temperature {temperature!r}")
     if not (isinstance(trained, int) and 0 <= trained <= n_levels):
         bad(f"trained levels {trained!r} (the pyramid has {n_levels})")
     if config.noise not in ("frame", "full"):
@@ -124,7 +128,7 @@ def loads(data: bytes, source: str = "model"):
             bad(f"array {name!r} holds something other than finite numbers")
     model = Model(enc, lengths, [float(a) for a in amplitudes], torch.from_numpy(z.astype(np.float32)), config,
                   trained_levels=trained, provenance=header.get("provenance") if isinstance(
-                      header.get("provenance"), dict) else {})
+                      header.get("provenance"), dict) else {}, temperature=float(temperature))
     for s, g in enumerate(model.generators):
         _unpack(g, {name: arrays.get(f"G{s}/{name}") for name in g.state_dict()}, bad)
     clip = header.get("clip")

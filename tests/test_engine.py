@@ -211,3 +211,29 @@ def test_a_window_of_a_level_computes_exactly_what_the_whole_clip_would():
                 assert p.shape[-1] == v1 - v0 and torch.allclose(p, f[..., v0:v1], atol=1e-5)
             (a, b), _ = spans[-1]
             assert b - a == min(length, model.lengths[stages[-1]])
+
+
+def test_sampling_is_calibrated_to_move_as_much_as_the_clip():
+    """After training, the first stage's sampling noise is set so that samples move as much as the clip (body
+    speed ratio 1 within the bisection's tolerance), never below training's, and the model file keeps it."""
+    from motionkit import edit
+    from motionkit.metrics import energy, feature_spec
+    from motionkit.train import calibrate
+
+    m = read_motions(str(clip("Xia_proud")))[0]
+    model = Model.from_clip(m, Config.from_preset("fast", iterations=[60, 20, 10, 10], batch=2))
+    fit(model, model.encode(m))  # calibrates at the end
+    t = model.temperature
+    assert 1.0 <= t <= 2.0 and modelfile.loads(modelfile.dumps(model)).temperature == t
+    spec = feature_spec(m.resampled(30))
+    target = energy(m.resampled(30), spec)["body_speed"]
+
+    def ratio(temperature):
+        model.temperature = temperature
+        out = edit.sample(model, 8, 82, 30.0, torch.Generator().manual_seed(0), foot_fix=False)
+        return np.mean([energy(s, spec)["body_speed"] for s in out]) / target
+
+    if 1.0 < t < 2.0:
+        assert abs(ratio(t) - 1.0) < 0.05
+    assert ratio(1.0) <= ratio(1.5) <= ratio(2.0)  # the knob does what it says
+    assert calibrate(model) == t  # same model, same temperature
