@@ -82,7 +82,7 @@ def test_encoding_round_trip_and_rules():
 
 
 def test_tiny_training_has_finite_losses_and_falling_reconstruction():
-    m, model, x = tiny(iterations=[100, 1, 1, 1], batch=2)
+    m, model, x = tiny(iterations=[100, 1, 1, 1], batch=2, lambda_rec=[50.0, 75.0, 100.0, 100.0])
     recs = []
     fit(model, x, progress=lambda level, it, total, losses: recs.append(losses) if level == 0 else None)
     assert all(np.isfinite(v) for r in recs for v in r.values())
