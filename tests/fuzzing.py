@@ -80,9 +80,9 @@ def mutate_bytes(data: bytes, rng: np.random.Generator) -> bytes:
 
 def structural(mutator):
     """A structural mutator falls back to byte-level mutation where an earlier mutation left nothing to parse."""
-    def safe(data: bytes, rng) -> bytes:
+    def safe(data: bytes, rng, **kw) -> bytes:
         try:
-            return mutator(data, rng)
+            return mutator(data, rng, **kw)
         except Exception:  # (the harness's own parse of a broken file: any failure means "bytes, then")
             return mutate_bytes(data, rng)
     safe.__name__ = mutator.__name__
@@ -135,7 +135,7 @@ def _npz(arrays: dict, compressed: bool = True) -> bytes:
 
 
 @structural
-def mutate_npz(data: bytes, rng) -> bytes:
+def mutate_npz(data: bytes, rng, compress: bool | None = None) -> bytes:
     """The JSON header's fields, an array's shape or type, a huge declared array, or bytes."""
     kind = rng.random()
     if kind < 0.85:
@@ -149,7 +149,7 @@ def mutate_npz(data: bytes, rng) -> bytes:
             a = arrays[name]
             arrays[name] = rng.choice([a[:1], a.reshape(-1), a.astype(np.float32), a[..., :2], a * np.inf,
                                        np.zeros((0,) + a.shape[1:]), a.astype(np.int64), np.full(a.shape, np.nan)])
-        return _npz(arrays, compressed=bool(rng.integers(2)))
+        return _npz(arrays, compressed=bool(rng.integers(2)) if compress is None else compress)
     if kind < 0.9:  # a member whose npy header declares a huge array
         arrays = _npz_parts(data)
         buf = io.BytesIO()
@@ -221,8 +221,9 @@ def check(read, write, data: bytes, source: str):
 
 @structural
 def mutate_model(data: bytes, rng) -> bytes:
-    """A model file: its JSON header's fields (pyramid, encoding, levels…), an array's shape or values, or bytes."""
-    return mutate_npz(data, rng)
+    """A model file: its JSON header's fields (pyramid, encoding, levels…), an array's shape or values, or bytes
+    (stored uncompressed, as model files are)."""
+    return mutate_npz(data, rng, compress=False)
 
 
 def check_model(data: bytes, source: str = "crafted.mkm"):
