@@ -64,8 +64,9 @@ def build(motions: list[Motion], options: dict | None = None) -> tuple[g.GLTF2, 
     options = options or {}
     gltf = g.GLTF2(asset=g.Asset(generator="motionkit", version="2.0"), scene=0, scenes=[g.Scene(nodes=[])])
     b = _Builder(gltf)
-    scales = [options["scale"] if options.get("scale") else anatomy.guess_units(anatomy.body_height(m))[1]
-              for m in motions]
+    units: dict[int, float] = {}  # one guess per skeleton (a crowd's characters share theirs)
+    scales = [options["scale"] if options.get("scale") else units.setdefault(
+        id(m.skeleton), anatomy.guess_units(anatomy.body_height(m))[1]) for m in motions]
     placements = options.get("placements") or default_placements(motions, scales)
     anim = g.Animation(name="motionkit", samplers=[], channels=[])
     times: dict[tuple[int, float], int] = {}
@@ -96,11 +97,12 @@ def build(motions: list[Motion], options: dict | None = None) -> tuple[g.GLTF2, 
         gltf.skins.append(g.Skin(name=(m.name or f"character_{ci}") + "_skin", joints=list(range(base, base + len(sk))),
                                  skeleton=base, inverseBindMatrices=skin_acc))
         quats = rot.make_continuous(rot.normalize(m.rotations), axis=0)[..., [1, 2, 3, 0]]  # wxyz → xyzw
+        moving = np.abs(m.translations - sk.offsets).max(axis=(0, 2)) > 1e-9  # one test for all joints
         for j in range(len(sk)):
             anim.samplers.append(g.AnimationSampler(input=t_acc, output=b.add(quats[:, j], g.VEC4), interpolation="LINEAR"))
             anim.channels.append(g.AnimationChannel(sampler=len(anim.samplers) - 1,
                                                     target=g.AnimationChannelTarget(node=base + j, path="rotation")))
-            if j == 0 or sk.has_position(j) or not np.allclose(m.translations[:, j], sk.offsets[j], atol=1e-9, rtol=0):
+            if j == 0 or moving[j] or sk.has_position(j):
                 anim.samplers.append(g.AnimationSampler(input=t_acc, output=b.add(m.translations[:, j] * scale, g.VEC3),
                                                         interpolation="LINEAR"))
                 anim.channels.append(g.AnimationChannel(sampler=len(anim.samplers) - 1,

@@ -48,4 +48,4 @@ def register_commands(cli):
         margin = spacing / units if spacing is not None else None
         motions = placement.place_crowd(motions, layout, margin, shuffle)
         emit(motions, output or default_output(path, "crowd", count, ".glb"), to, inputs=(path,),
-             options={"placements": [np.zeros(3)] * count})
+             options={"placements": [np.zeros(3)] * count, "scale": units})
