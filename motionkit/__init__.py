@@ -1,6 +1,6 @@
 """motionkit: many variations of one motion clip, from the command line."""
-from .hookspecs import Format, hookimpl
+from .hookspecs import Executor, Format, hookimpl
 from .motion import Motion, Skeleton
 
 __version__ = "0.1.0"
-__all__ = ["Format", "Motion", "Skeleton", "hookimpl", "__version__"]
+__all__ = ["Executor", "Format", "Motion", "Skeleton", "hookimpl", "__version__"]

@@ -42,6 +42,28 @@ class Format:
     description: str = ""
 
 
+@dataclass(frozen=True)
+class Executor:
+    """What runs a library's training jobs (one per clip), as a plugin registers it.
+
+    - ``run(fn, jobs, settings)``: call the top-level function ``fn`` once per job (a dict of plain values) and
+      yield ``(job, result)`` as each ends, in any order; ``result`` is what ``fn`` returned, or, when the job
+      could not run to its end (its worker died more than ``settings["max_retries"]`` times, …), a dict
+      ``{"status": "failed", "error": "one line"}``. ``fn`` never raises for a bad clip: it returns a failed
+      result itself. ``settings``: ``cpus`` and ``gpus`` per job, ``max_retries``, ``address`` (or None). A job
+      run again after a crash resumes from the model file's finished levels. When the caller stops iterating
+      (Ctrl-C), the executor cancels what is still running — ``fn`` gets a KeyboardInterrupt and keeps its
+      finished levels — before it returns.
+    - ``available()``: whether it can run here (its library is installed); the default executor is the first
+      available of ``ray`` and ``local``.
+    """
+
+    name: str
+    run: Callable
+    available: Callable[[], bool] = lambda: True
+    description: str = ""
+
+
 @hookspec
 def register_formats(register):
     """Add file formats: call ``register(motionkit.Format(...))`` once per format.
@@ -55,4 +77,12 @@ def register_commands(cli):
     """Add Click commands to the ``motionkit`` group: decorate functions with ``@cli.command()``.
 
     The last command added under a name stands: built-ins add theirs first (``tryfirst``), so a plugin's command
+    of the same name replaces a built-in; of two plugins, the first loaded wins."""
+
+
+@hookspec
+def register_executors(register):
+    """Add executors for libraries (`motionkit train CLIPS... -o FOLDER/`): call ``register(motionkit.Executor(...))``.
+
+    The last registration of a name stands: built-ins (``local``, ``ray``) register first, so a plugin's executor
     of the same name replaces a built-in; of two plugins, the first loaded wins."""

@@ -6,13 +6,13 @@ from __future__ import annotations
 import pluggy
 
 from . import hookspecs
-from .hookspecs import Format
+from .hookspecs import Executor, Format
 
 pm = pluggy.PluginManager("motionkit")
 pm.add_hookspecs(hookspecs)
 
 _loaded = False
-_formats: tuple[tuple, dict[str, Format]] | None = None  # (the plugins it was built from, the table)
+_tables: dict[str, tuple[tuple, dict]] = {}  # hook → (the plugins it was built from, name → what they registered)
 
 
 def load_plugins() -> pluggy.PluginManager:
@@ -30,21 +30,30 @@ def plugins_now() -> tuple:
     return tuple(id(p) for p in load_plugins().get_plugins())
 
 
-def formats() -> dict[str, Format]:
-    """Name → Format for every registered format, from one ``register_formats`` hook call (cached until a plugin
-    is added or removed). Precedence is pluggy's call order: see ``motionkit.hookspecs``."""
-    global _formats
+def _table(hook: str) -> dict:
+    """Name → what plugins registered through ``hook`` (one call, cached until a plugin is added or removed).
+    Precedence is pluggy's call order: see ``motionkit.hookspecs``."""
     key = plugins_now()
-    if _formats is None or _formats[0] != key:
-        table: dict[str, Format] = {}
+    if hook not in _tables or _tables[hook][0] != key:
+        table: dict = {}
 
-        def register(fmt: Format):
-            table.pop(fmt.name, None)  # a replacement goes to the end, as if registered anew
-            table[fmt.name] = fmt
+        def register(item):
+            table.pop(item.name, None)  # a replacement goes to the end, as if registered anew
+            table[item.name] = item
 
-        pm.hook.register_formats(register=register)
-        _formats = (key, table)
-    return _formats[1]
+        getattr(pm.hook, hook)(register=register)
+        _tables[hook] = (key, table)
+    return _tables[hook][1]
+
+
+def formats() -> dict[str, Format]:
+    """Name → Format for every registered format."""
+    return _table("register_formats")
+
+
+def executors() -> dict[str, Executor]:
+    """Name → Executor for every registered executor (what runs a library's clips)."""
+    return _table("register_executors")
 
 
 def plugin_list() -> list[dict]:

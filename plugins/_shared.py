@@ -82,6 +82,23 @@ def operation_options(f):
 
 # ---- values -----------------------------------------------------------------------------------------------------
 
+def library_options(f):
+    """The options of a library run (several clips → one model each, on an executor plugin)."""
+    f = click.option("--eval", "evaluate", is_flag=True,
+                     help="Library: score each model as `eval -m` does (20 samples at 2x) into the manifest.")(f)
+    f = click.option("--max-retries", type=click.IntRange(min=0), default=2, show_default=True,
+                     help="Library: times a task whose worker died is run again (it resumes from its last level).")(f)
+    f = click.option("--gpus-per-job", type=click.FloatRange(min=0), default=0, show_default=True,
+                     help="Library: GPUs each clip's training asks for.")(f)
+    f = click.option("--cpus-per-job", type=click.IntRange(min=1), default=2, show_default=True,
+                     help="Library: CPU cores each clip's training asks for (and its torch threads).")(f)
+    f = click.option("--address", default=None, envvar="RAY_ADDRESS",
+                     help="Library: the cluster to run on (default: $RAY_ADDRESS, else a local one).")(f)
+    return click.option("--executor", default=None,
+                        help="Library: what runs the clips: ray (the default when installed), local, or a "
+                             "plugin's.")(f)
+
+
 def parse_range(text: str, frames: int | None = None, what: str = "--frames") -> tuple[int, int]:
     """'120:180' → (120, 180); either end may be left out; negative ends count from the end."""
     start_s, sep, stop_s = text.partition(":")

@@ -11,7 +11,7 @@ import click
 
 from motionkit import __version__, hookimpl
 
-from ._shared import FPS, load_model, parse_range, pick_device, record_default
+from ._shared import FPS, library_options, parse_range, pick_device, record_default
 
 
 def _ints(text):
@@ -22,11 +22,16 @@ def _floats(text):
     return [float(v) for v in text.split(",")] if text else None
 
 
+TRAINING_OPTIONS = ("preset", "iterations", "batch", "d_steps", "lambda_adv", "lambda_rec", "transfer_layers",
+                    "window", "gp_every", "noise", "seed", "fps", "frames", "joints", "contacts", "device", "plots")
+
+
 @hookimpl(tryfirst=True)  # a built-in: plugins registering the same name replace it
 def register_commands(cli):
     @cli.command()
-    @click.argument("clip")
-    @click.option("-o", "--output", default=None, help="Model file (default: CLIP's name with .mkm, here).")
+    @click.argument("clips", nargs=-1, required=True)
+    @click.option("-o", "--output", default=None,
+                  help="Model file (default: CLIP's name with .mkm, here); for several clips, a folder.")
     @click.option("--preset", type=click.Choice(["fast", "paper", "ganimator"]), default="fast", show_default=True)
     @click.option("--iterations", default=None, help="Iterations per level: one number or four, comma-separated.")
     @click.option("--batch", type=int, default=None, help="Mini-batch: copies of the clip with independent noise.")
@@ -49,85 +54,110 @@ def register_commands(cli):
     @click.option("--resume", is_flag=True, help="Continue the model file's unfinished levels.")
     @click.option("--plots/--no-plots", default=True, show_default=True,
                   help="Write MODEL-losses.png and MODEL-preview.gif (three samples) next to the model.")
-    def train(clip, output, preset, iterations, batch, d_steps, lambda_adv, lambda_rec, transfer_layers, window,
-              gp_every, noise, seed, fps, frames, joints, contacts, device, resume, plots):
-        """Train a model on CLIP (BVH, glTF or NPZ; one motion)."""
-        import torch
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    @library_options
+    def train(clips, output, resume, executor, address, cpus_per_job, gpus_per_job, max_retries, evaluate,
+              **options):
+        """Train a model on CLIP (BVH, glTF or NPZ; one motion).
 
-        from motionkit.errors import MotionkitError
-        from motionkit.files import atomic_write, read_bytes, read_motions, refuse_overwriting_input
-        from motionkit.model import Config, Model
-        from motionkit.modelfile import dumps
-        from motionkit.train import fit
+        Several clips, a folder of clips, or - with -o FOLDER (a list of paths on stdin) train a library: one
+        model per clip in FOLDER, on Ray where it is installed (see --executor), with FOLDER/manifest.jsonl
+        saying what became of each clip."""
+        from .library import is_library, train_library
 
+        if is_library(clips, output):
+            train_library(clips, output, options, executor=executor, address=address, cpus=cpus_per_job,
+                          gpus=gpus_per_job, max_retries=max_retries, evaluate=evaluate, resume=resume)
+            return
+        clip = clips[0]
         output = output or os.path.splitext(os.path.basename(clip if clip != "-" else "model"))[0] + ".mkm"
-        refuse_overwriting_input(output, (clip,))
-        dev = pick_device(device)
-        torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
-        motion = read_motions(clip)[0]  # on --resume, the clip the model was trained on
-        if frames:
-            motion = motion.slice(*parse_range(frames, motion.frames))
-        if resume:
-            _, model = load_model(output)
-        else:
-            its = _ints(iterations)
-            if its is not None and len(its) == 1:
-                its = its * 4
-            cfg = Config.from_preset(preset, iterations=its, batch=batch, d_steps=d_steps,
-                                     lambda_adv=_floats(lambda_adv), lambda_rec=_floats(lambda_rec),
-                                     transfer_layers=transfer_layers, window=window, gp_every=gp_every, noise=noise,
-                                     seed=seed, fps=fps)
-            if motion.duration * fps < 30:
-                raise MotionkitError(f"{clip}: the clip is too short to train on (needs at least 1 s)")
-            provenance = {"clip": os.path.basename(clip), "sha256": hashlib.sha256(read_bytes(clip)).hexdigest()
-                          if clip != "-" else None, "frames": frames, "motionkit": __version__,
-                          "torch": torch.__version__, "device": dev, "source_fps": motion.fps}
-            model = Model.from_clip(motion, cfg, joints=joints.split(",") if joints else None,
-                                    contacts=contacts.split(",") if contacts else None, provenance=provenance)
-        if not resume:
-            _describe(model, motion, clip)
-        clip_x = model.encode(motion)
-        n_levels = len(model.levels)
-        started = time.time()
+        model, history = train_clip(clip, output, options, resume=resume)
+        record_default(output)
+        if options["plots"]:
+            _plots(model, output, history)
 
-        def save(m):
-            atomic_write(output, dumps(m))
-            if m.trained_levels < n_levels:  # every level on disk samples, at the detail of the levels so far
-                click.echo(f"level {m.trained_levels}/{n_levels} saved in {output} after {time.time() - started:.0f} s: "
-                           f"`motionkit sample -m {output}` works now (coarser detail until training ends)",
+
+def train_clip(clip, output, options: dict, resume: bool = False, quiet: bool = False, threads: int | None = None):
+    """Train one model on ``clip`` and write it to ``output`` (each finished level as it comes: a checkpoint that
+    --resume, or a library's retried task, continues). ``options``: the train command's options by name.
+    ``quiet``: no description and no progress (a library prints its own). Returns the trained model and its loss
+    history (level → [(iteration, losses)]), for the plot."""
+    import torch
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from motionkit.errors import MotionkitError
+    from motionkit.files import atomic_write, read_bytes, read_motions, refuse_overwriting_input
+    from motionkit.model import Config, Model
+    from motionkit.modelfile import dumps, loads
+    from motionkit.train import fit
+
+    o = {k: options.get(k) for k in TRAINING_OPTIONS}
+    refuse_overwriting_input(output, (clip,))
+    dev = pick_device(o["device"] or "auto")
+    torch.set_num_threads(threads or max(1, len(os.sched_getaffinity(0))))
+    motion = read_motions(clip)[0]  # on --resume, the clip the model was trained on
+    if o["frames"]:
+        motion = motion.slice(*parse_range(o["frames"], motion.frames))
+    if resume:
+        model = loads(read_bytes(output), output)
+    else:
+        its = _ints(o["iterations"])
+        if its is not None and len(its) == 1:
+            its = its * 4
+        fps = o["fps"] or 30.0
+        cfg = Config.from_preset(o["preset"] or "fast", iterations=its, batch=o["batch"], d_steps=o["d_steps"],
+                                 lambda_adv=_floats(o["lambda_adv"]), lambda_rec=_floats(o["lambda_rec"]),
+                                 transfer_layers=o["transfer_layers"], window=o["window"], gp_every=o["gp_every"],
+                                 noise=o["noise"], seed=o["seed"] or 0, fps=fps)
+        if motion.duration * fps < 30:
+            raise MotionkitError(f"{clip}: the clip is too short to train on (needs at least 1 s)")
+        provenance = {"clip": os.path.basename(clip), "sha256": hashlib.sha256(read_bytes(clip)).hexdigest()
+                      if clip != "-" else None, "frames": o["frames"], "motionkit": __version__,
+                      "torch": torch.__version__, "device": dev, "source_fps": motion.fps}
+        model = Model.from_clip(motion, cfg, joints=o["joints"].split(",") if o["joints"] else None,
+                                contacts=o["contacts"].split(",") if o["contacts"] else None, provenance=provenance)
+        if not quiet:
+            _describe(model, motion, clip)
+    clip_x = model.encode(motion)
+    n_levels = len(model.levels)
+    started = time.time()
+
+    def save(m):
+        atomic_write(output, dumps(m))
+        if m.trained_levels < n_levels and not quiet:  # every level on disk samples, at its detail so far
+            click.echo(f"level {m.trained_levels}/{n_levels} saved in {output} after {time.time() - started:.0f} s: "
+                       f"`motionkit sample -m {output}` works now (coarser detail until training ends)",
+                       err=True)
+
+    history: dict[int, list] = {}
+    live = sys.stderr.isatty() and not quiet
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TextColumn("{task.fields[losses]}"), TimeRemainingColumn(), transient=False,
+                  disable=not live) as bar:
+        tasks = {}
+
+        def progress(level, it, total, losses):
+            history.setdefault(level, []).append((it, losses))
+            if level not in tasks:
+                tasks[level] = bar.add_task(f"level {level + 1}/{n_levels}", total=total, losses="")
+            text = " ".join(f"{k} {v:.3f}" for k, v in losses.items())
+            if live and (it % 10 == 0 or it == total):
+                bar.update(tasks[level], completed=it, losses=text)
+            elif not live and not quiet and (it % max(1, total // 10) == 0 or it == total):  # a log, not a bar
+                click.echo(f"level {level + 1}/{n_levels} {it}/{total} {text} ({time.time() - started:.0f} s)",
                            err=True)
 
-        history: dict[int, list] = {}  # level → [(iteration, losses)], for the training plot
-        live = sys.stderr.isatty()
-        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                      TextColumn("{task.fields[losses]}"), TimeRemainingColumn(), transient=False,
-                      disable=not live) as bar:
-            tasks = {}
-
-            def progress(level, it, total, losses):
-                history.setdefault(level, []).append((it, losses))
-                if level not in tasks:
-                    tasks[level] = bar.add_task(f"level {level + 1}/{n_levels}", total=total, losses="")
-                text = " ".join(f"{k} {v:.3f}" for k, v in losses.items())
-                if live and (it % 10 == 0 or it == total):
-                    bar.update(tasks[level], completed=it, losses=text)
-                elif not live and (it % max(1, total // 10) == 0 or it == total):  # a log, not a bar
-                    click.echo(f"level {level + 1}/{n_levels} {it}/{total} {text} ({time.time() - started:.0f} s)",
-                               err=True)
-
-            try:
-                fit(model, clip_x, device=dev, progress=progress, checkpoint=save)
-            except KeyboardInterrupt:
-                if model.trained_levels:
-                    save(model)
+        try:
+            fit(model, clip_x, device=dev, progress=progress, checkpoint=save)
+        except KeyboardInterrupt:
+            if model.trained_levels:
+                save(model)
+                if not quiet:
                     click.echo(f"interrupted: {model.trained_levels} of {n_levels} levels kept in {output}; "
                                "continue with --resume", err=True)
-                raise
-        record_default(output)
+            raise
+    if not quiet:
         click.echo(f"wrote {output} ({time.time() - started:.0f} s)", err=True)
-        if plots:
-            _plots(model, output, history)
+    return model, history
 
 
 def _describe(model, motion, clip):
