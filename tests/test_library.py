@@ -10,11 +10,12 @@ import subprocess
 import time
 
 import pytest
+import torch
 
 from conftest import clip, motionkit_exe, require_clients, run_cli, run_process
 from motionkit import Executor, hookimpl
 from motionkit.files import read_bytes
-from motionkit.modelfile import loads
+from motionkit.modelfile import dumps, loads
 from motionkit.registry import executors, load_plugins
 
 TINY = ("--iterations", "1", "--seed", "3")
@@ -162,10 +163,18 @@ def test_ctrl_c_keeps_finished_levels_and_the_same_command_finishes_the_job(tmp_
     partial = model(target)
     assert 1 <= partial.trained_levels < len(partial.levels)
     assert not (out / "manifest.jsonl").exists()  # nothing finished, nothing claimed
+    with torch.no_grad():  # mark the finished level: a resumed run keeps it, a fresh one would retrain it
+        first = partial.generators[0].layers[0]
+        next(first.parameters()).mul_(1.5)
+    target.write_bytes(dumps(partial))
+    marked = [p.clone() for p in first.parameters()]
     res = run_process(*args[1:])  # the same command again
     entry = manifest(out)[-1]
     assert entry["status"] == "done" and entry["resumed_from_level"] == partial.trained_levels, res.stderr.decode()
-    assert model(target).trained_levels == len(partial.levels)
+    final = model(target)
+    assert final.trained_levels == len(partial.levels)
+    for a, b in zip(final.generators[0].layers[0].parameters(), marked):
+        assert torch.equal(a, b)
 
 
 def test_ray_library_bad_clip_and_rerun(tmp_path):
