@@ -219,8 +219,8 @@ def train_library(args, output, options, executor=None, address=None, cpus=2, gp
         bar.update(task, description=describe())
         if jobs:
             settings = {"cpus": cpus, "gpus": gpus, "max_retries": max_retries, "address": address}
-            for _, result in chosen.run(train_job, jobs, settings):
-                record(result)
+            for job, result in chosen.run(train_job, jobs, settings):  # an executor's own failure names no clip
+                record({"clip": job["clip"], "sha256": job["sha256"], "model": job["model"], **result})
     total = len(clips)
     click.echo(f"{counts['done']} trained, {counts['skipped']} already done, {counts['failed']} failed of {total} "
                f"clips in {time.time() - started:.0f} s ({chosen.name}); manifest: {shown(manifest)}", err=True)

@@ -114,6 +114,32 @@ def test_a_third_party_executor_runs_the_library(tmp_path):
     assert res.returncode == 1 and b"no such executor" in res.stderr
 
 
+def test_an_executor_that_loses_a_job_fails_that_clip_by_name(tmp_path):
+    class Lossy:  # a cluster that lost every node: the executor reports failures that name no clip
+        @hookimpl
+        def register_executors(self, register):
+            def run(fn, jobs, settings):
+                for job in jobs:
+                    yield job, {"status": "failed", "error": "WorkerCrashedError: node lost"}
+
+            register(Executor("lossy", run))
+
+    pm = load_plugins()
+    plugin = Lossy()
+    pm.register(plugin, name="lossy_executor")
+    try:
+        out = tmp_path / "models"
+        res = run_cli("train", clip("Xia_proud"), clip("Xia_normal"), "-o", f"{out}/", "--executor", "lossy",
+                      check=False)
+    finally:
+        pm.unregister(plugin)
+    assert res.returncode == 1 and b"2 of 2 clips failed" in res.stderr
+    assert [(pathlib.Path(e["clip"]).name, e["status"], e["error"]) for e in manifest(out)] == [
+        ("Xia_proud.bvh", "failed", "WorkerCrashedError: node lost"),
+        ("Xia_normal.bvh", "failed", "WorkerCrashedError: node lost")]
+    assert all(e["model"].endswith(".mkm") and e["sha256"] for e in manifest(out))
+
+
 def test_clips_of_the_same_name_never_share_a_model_file(tmp_path):
     for sub in ("a", "b"):
         (tmp_path / sub).mkdir()
