@@ -41,6 +41,12 @@ def model_option(f):
                         help="Model file (default: $MOTIONKIT_MODEL, else the last one trained here).")(f)
 
 
+def models_option(f):
+    return click.option("-m", "--model", "model_paths", multiple=True,
+                        help="Model file; repeat -m, or give a quoted glob ('models/*.mkm'), for several (default: "
+                             "$MOTIONKIT_MODEL, else the last one trained here).")(f)
+
+
 def count_option(default: int, help: str = "How many versions."):
     return click.option("-n", "count", type=click.IntRange(min=1), default=default, show_default=True, help=help)
 
@@ -183,6 +189,41 @@ def load_model(option: str | None):
         click.echo(f"warning: {path} is only partly trained ({model.trained_stages} of {model.n_stages} stages)",
                    err=True)
     return path, model
+
+
+def load_models(options: tuple[str, ...]) -> list[tuple[str, object, str]]:
+    """(path, model, label) for each -m (files or quoted globs, each model once; none: see ``find_model``). The
+    label names the model's motions when there are several: the file's stem, made unique."""
+    import glob
+
+    from motionkit.files import shown
+
+    if not options:
+        path, model = load_model(None)
+        return [(path, model, "sample")]
+    paths: list[str] = []
+    for option in options:
+        if not os.path.exists(option) and glob.has_magic(option):
+            found = sorted(glob.glob(option))
+            if not found:
+                raise MotionkitError(f"-m {shown(option)}: no model file matches")
+            paths += found
+        else:
+            paths.append(option)
+    unique, real = [], set()
+    for path in paths:
+        if os.path.realpath(path) not in real:
+            real.add(os.path.realpath(path))
+            unique.append(path)
+    out, seen = [], set()
+    for path in unique:
+        label = os.path.splitext(os.path.basename(path))[0]
+        k = 2
+        while label in seen:
+            label, k = f"{os.path.splitext(os.path.basename(path))[0]}-{k}", k + 1
+        seen.add(label)
+        out.append((*load_model(path), label if len(unique) > 1 else "sample"))
+    return out
 
 
 def read_source(path: str, model):

@@ -10,13 +10,13 @@ import click
 from motionkit import hookimpl
 
 from ._shared import (DISTANCE, count_option, default_output, emit, foot_fix_option, length_options,
-                      load_model, model_option, output_option, requested_frames, rng, seed_option, to_option)
+                      load_models, models_option, output_option, requested_frames, rng, seed_option, to_option)
 
 
 @hookimpl(tryfirst=True)  # a built-in: plugins registering the same name replace it
 def register_commands(cli):
     @cli.command()
-    @model_option
+    @models_option
     @count_option(10, "How many characters.")
     @length_options
     @click.option("--layout", type=click.Choice(["grid", "circle", "random"]), default="grid", show_default=True)
@@ -28,24 +28,38 @@ def register_commands(cli):
     @output_option("One .glb/.gltf scene, one .npz batch, or crowd_%03d.bvh files (default: NPZ on a pipe, "
                    "else MODEL-crowd.glb).")
     @to_option
-    def crowd(model_path, count, length, seconds, layout, spacing, offset_time, seed, foot_fix, output, to):
-        """A crowd of COUNT variants (default: as long as the clip), placed without overlaps, in one scene."""
+    def crowd(model_paths, count, length, seconds, layout, spacing, offset_time, seed, foot_fix, output, to):
+        """A crowd of COUNT variants (default: as long as the clip), placed without overlaps, in one scene.
+
+        Several models of one rig (-m repeated or a glob) share the COUNT characters in turn: a crowd of takes."""
         import numpy as np
 
         from motionkit import anatomy, edit, placement
+        from motionkit.errors import MotionkitError
 
-        path, model = load_model(model_path)
-        fps = model.source_fps
-        length = requested_frames(length, seconds, fps, model.clip_frames(fps))
+        loaded = load_models(model_paths)
+        first = loaded[0][1]
+        for path, model, _ in loaded[1:]:
+            if model.enc.skeleton.names != first.enc.skeleton.names:
+                raise MotionkitError(f"a crowd mixes models of one rig: its skeleton is not {loaded[0][0]}'s", path)
+        fps = first.source_fps
+        length = requested_frames(length, seconds, fps, first.clip_frames(fps))
         # --offset-time: generate a second more and start each character somewhere in that second
         extra = int(math.ceil(fps)) if offset_time else 0
-        motions = edit.sample(model, count, length + extra, fps, rng(seed), foot_fix=foot_fix, name="crowd",
-                              metadata={"operation": "crowd", "model": path, "seed": seed})
+        motions = []
+        for k, (path, model, label) in enumerate(loaded):  # characters dealt to the models in turn
+            n = count // len(loaded) + (k < count % len(loaded))
+            s = None if seed is None else seed + k  # each model its own noise
+            if n:
+                motions += edit.sample(model, n, length + extra, fps, rng(s), foot_fix=foot_fix,
+                                       name="crowd" if len(loaded) == 1 else label,
+                                       metadata={"operation": "crowd", "model": path, "seed": s})
         shuffle = np.random.default_rng(seed)
         if extra:
             motions = [m.slice(s, s + length) for m, s in zip(motions, [int(shuffle.integers(0, extra + 1)) for _ in motions])]
-        units = anatomy.guess_units(model.enc.height)[1]  # metres per unit
+        units = anatomy.guess_units(first.enc.height)[1]  # metres per unit
         margin = spacing / units if spacing is not None else None
         motions = placement.place_crowd(motions, layout, margin, shuffle)
-        emit(motions, output or default_output(path, "crowd", count, ".glb"), to, inputs=(path,),
-             options={"placements": [np.zeros(3)] * count, "scale": units})
+        paths = tuple(p for p, _, _ in loaded)
+        emit(motions, output or default_output(paths[0] if len(paths) == 1 else "models", "crowd", count, ".glb"), to,
+             inputs=paths, options={"placements": [np.zeros(3)] * count, "scale": units})

@@ -1,7 +1,9 @@
 """`motionkit eval REFERENCE GENERATED...`: GANimator's coverage and diversity metrics (see motionkit.metrics)."""
 from __future__ import annotations
 
+import glob
 import json
+import os
 
 import click
 
@@ -35,23 +37,28 @@ def register_commands(cli):
     @cli.command(name="eval")
     @click.argument("reference", required=False)
     @click.argument("generated", nargs=-1)
-    @click.option("-m", "--model", "model_path", default=None,
-                  help="Sample from this model instead of reading GENERATED (the reference: its training clip).")
+    @click.option("-m", "--model", "model_paths", multiple=True,
+                  help="Sample from this model instead of reading GENERATED (the reference: its training clip); "
+                       "repeat -m or give a quoted glob to score several, one row each.")
     @count_option(20, "With -m: how many samples.")
     @click.option("--length", default="2x", show_default=True, help="With -m: frames per sample, or Nx the clip's.")
     @click.option("--seed", type=int, default=0, show_default=True, help="With -m: the sampling seed.")
     @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
     @click.option("-o", "--output", default=None, help="Also write the JSON report to this file.")
-    def eval_command(reference, generated, model_path, count, length, seed, as_json, output):
+    def eval_command(reference, generated, model_paths, count, length, seed, as_json, output):
         """Coverage, global/local and inter-sample diversity of GENERATED motions against REFERENCE.
 
         GANimator's definitions (SIGGRAPH 2022, §6): 30-frame coverage windows at ε = 2.0, patched nearest
         neighbour over segments of at least 30 frames, 15-frame local windows; all at 30 fps. Any format; a file
         may hold several samples (NPZ, glTF)."""
         from motionkit.errors import MotionkitError
-        from motionkit.files import atomic_write, read_motions, refuse_overwriting_input
+        from motionkit.files import read_motions
         from motionkit.metrics import evaluate
 
+        if len(model_paths) > 1 or (model_paths and glob.has_magic(model_paths[0])
+                                    and not os.path.exists(model_paths[0])):
+            return _several(model_paths, reference, generated, count, length, seed, as_json, output)
+        model_path = model_paths[0] if model_paths else None
         if model_path:
             ref, gen = _from_model(model_path, reference, generated, count, length, seed)
         elif reference is None or not generated:
@@ -62,11 +69,43 @@ def register_commands(cli):
             for k, m in enumerate(read_motions(path)):
                 gen.append(m.replace(name=m.name or f"{path}#{k}"))
         report = evaluate(ref, gen)
-        text = json.dumps(report, indent=2)
-        if output:
-            refuse_overwriting_input(output, tuple(p for p in (reference, *generated, model_path) if p))
-            atomic_write(output, (text + "\n").encode())
-        click.echo(text if as_json else _table(report))
+        _write(report, output, (reference, *generated, model_path))
+        click.echo(json.dumps(report, indent=2) if as_json else _table(report))
+
+
+def _write(report, output, inputs):
+    from motionkit.files import atomic_write, refuse_overwriting_input
+
+    if output:
+        refuse_overwriting_input(output, tuple(p for p in inputs if p))
+        atomic_write(output, (json.dumps(report, indent=2) + "\n").encode())
+
+
+def _several(model_paths, reference, generated, count, length, seed, as_json, output):
+    """Each model scored as `eval -m MODEL` scores it: one row per model; --json a list of the reports."""
+    from motionkit.metrics import evaluate
+
+    from ._shared import load_models
+
+    reports = []
+    for path, _, _ in load_models(model_paths):
+        ref, gen = _from_model(path, reference, generated, count, length, seed)
+        reports.append({"model": path, **evaluate(ref, gen)})
+    _write(reports, output, (reference, *generated, *(r["model"] for r in reports)))
+    if as_json:
+        click.echo(json.dumps(reports, indent=2))
+        return
+
+    def r(v):
+        return f"{v:>6.2f}" if v is not None else f"{'-':>6}"
+
+    click.echo(f"{'model':<32} {'coverage':>9} {'global':>8} {'local':>8} {'inter':>7}   energy: {'body':>6} "
+               f"{'root':>6} {'accel':>6} {'skate':>6}")
+    for p in reports:
+        inter = f"{p['inter_diversity']:>7.3f}" if p["inter_diversity"] is not None else f"{'-':>7}"
+        click.echo(f"{os.path.basename(p['model'])[:32]:<32} {p['coverage']:>9.3f} {p['global_diversity']:>8.3f} "
+                   f"{p['local_diversity']:>8.3f} {inter}   {'':>7} "
+                   + " ".join(r(p[k]) for k in ("body_speed", "root_speed", "acceleration", "foot_skating")))
 
 
 def _from_model(model_path, reference, generated, count, length, seed):

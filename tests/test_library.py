@@ -31,7 +31,7 @@ def model(path):
 
 def need_ray():
     try:
-        import ray  # noqa: F401
+        import ray  # noqa: F401  (installed?)
     except ImportError:
         if require_clients():
             raise
@@ -250,3 +250,48 @@ def test_library_needs_a_folder_and_says_so(tmp_path):
     (tmp_path / "manifest.jsonl").write_text('{"clip": "a.bvh", "status": "done"}\n[1, 2]\n')
     res = run_cli("library", tmp_path, check=False)
     assert res.returncode == 1 and b"line 2 is not a manifest entry" in res.stderr
+
+
+@pytest.fixture(scope="module")
+def two_takes(tmp_path_factory):
+    """Two tiny models of one rig (Xia's two styles), as a library leaves them."""
+    out = tmp_path_factory.mktemp("takes")
+    run_cli("train", clip("Xia_proud"), clip("Xia_normal"), "-o", f"{out}/", "--executor", "local", *TINY)
+    return out
+
+
+def test_sample_from_several_models_names_each_models_motions(two_takes, tmp_path):
+    from motionkit.files import read_motions
+
+    run_cli("sample", "-m", str(two_takes / "*.mkm"), "-n", "2", "--seconds", "1", "-o", tmp_path / "s_%s.bvh")
+    names = sorted(p.name for p in tmp_path.glob("s_*.bvh"))
+    assert names == ["s_Xia_normal_000.bvh", "s_Xia_normal_001.bvh", "s_Xia_proud_000.bvh", "s_Xia_proud_001.bvh"]
+    run_cli("sample", "-m", two_takes / "Xia_proud.mkm", "-m", two_takes / "Xia_normal.mkm", "-n", "1",
+            "--seconds", "1", "-o", tmp_path / "all.npz")
+    both = read_motions(str(tmp_path / "all.npz"))
+    assert [m.name for m in both] == ["Xia_proud_000", "Xia_normal_000"]
+    assert [m.metadata["model"] for m in both] == [str(two_takes / "Xia_proud.mkm"), str(two_takes / "Xia_normal.mkm")]
+
+
+def test_a_crowd_mixes_the_takes_of_one_rig_and_refuses_two_rigs(two_takes, tmp_path):
+    from motionkit.files import read_motions
+
+    run_cli("crowd", "-m", str(two_takes / "*.mkm"), "-n", "5", "--seconds", "1", "-o", tmp_path / "c.npz")
+    crowd = read_motions(str(tmp_path / "c.npz"))
+    assert sorted(m.name.rsplit("_", 1)[0] for m in crowd) == ["Xia_normal"] * 3 + ["Xia_proud"] * 2  # dealt in turn, the glob sorted
+    run_cli("example", "--seconds", "2", "-o", tmp_path / "dancer.bvh")
+    run_cli("train", tmp_path / "dancer.bvh", "-o", tmp_path / "dancer.mkm", "--no-plots", *TINY)
+    res = run_cli("crowd", "-m", two_takes / "Xia_proud.mkm", "-m", tmp_path / "dancer.mkm", "-n", "2",
+                  "-o", tmp_path / "mixed.npz", check=False)
+    assert res.returncode == 1 and b"one rig" in res.stderr and not (tmp_path / "mixed.npz").exists()
+
+
+def test_eval_scores_each_model(two_takes):
+    reports = json.loads(run_cli("eval", "-m", str(two_takes / "*.mkm"), "-n", "2", "--json").stdout)
+    assert [pathlib.Path(r["model"]).name for r in reports] == ["Xia_normal.mkm", "Xia_proud.mkm"]
+    assert all(0 <= r["coverage"] <= 1 and r["samples"] == 2 for r in reports)
+    assert reports[0]["reference"] != reports[1]["reference"]  # each against its own clip
+    table = run_cli("eval", "-m", two_takes / "Xia_proud.mkm", "-m", two_takes / "Xia_normal.mkm", "-n", "2")
+    assert [line.split()[0] for line in table.stdout.decode().splitlines()[1:]] == ["Xia_proud.mkm", "Xia_normal.mkm"]
+    res = run_cli("eval", "-m", str(two_takes / "none*.mkm"), check=False)
+    assert res.returncode == 1 and b"no model file matches" in res.stderr
