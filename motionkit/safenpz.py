@@ -7,6 +7,7 @@ on), and a member may not decompress to more than its header says.
 from __future__ import annotations
 
 import io
+import lzma
 import tokenize
 import zipfile
 import zlib
@@ -24,7 +25,7 @@ def load(data: bytes, source: str, what: str = "NPZ file") -> dict[str, np.ndarr
     cap = limits.limit("MOTIONKIT_MAX_MEMBER")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, EOFError, ValueError, OSError):
+    except (zipfile.BadZipFile, EOFError, ValueError, OSError, NotImplementedError):
         raise MotionkitError(f"corrupt or truncated {what}", source) from None
     out = {}
     with archive:
@@ -61,7 +62,8 @@ def load(data: bytes, source: str, what: str = "NPZ file") -> dict[str, np.ndarr
             except MotionkitError:
                 raise
             except (zipfile.BadZipFile, EOFError, ValueError, OSError, SyntaxError, TypeError, KeyError,
-                    tokenize.TokenError, RecursionError, MemoryError, zlib.error) as e:
+                    tokenize.TokenError, RecursionError, MemoryError, zlib.error, NotImplementedError, lzma.LZMAError) as e:
+                # NotImplementedError: a compression method zipfile does not implement; LZMAError: bad LZMA data
                 raise MotionkitError(f"corrupt or truncated {what} ({type(e).__name__})", source) from None
             out[info.filename[:-4]] = array
     return out

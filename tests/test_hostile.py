@@ -149,6 +149,13 @@ def test_crafted_npz(good, tmp_path):
         z.writestr("header.npy", header.getvalue())
         z.writestr("rotations_0.npy", bomb.getvalue() + b"\0" * (10 ** 6))
     refused(tmp_path, "bomb.npz", buf.getvalue(), "more than motionkit reads")
+    # a member's compression method changed in both headers: one no reader implements, bzip2, LZMA
+    for method in (99, 12, 14):
+        data = bytearray((good / "x.npz").read_bytes())
+        local, central = data.find(b"PK\x03\x04"), data.find(b"PK\x01\x02")
+        struct.pack_into("<H", data, local + 8, method)
+        struct.pack_into("<H", data, central + 10, method)
+        refused(tmp_path, f"method{method}.npz", bytes(data), "corrupt")
 
 
 def test_crafted_bvh(tmp_path):
