@@ -49,7 +49,8 @@ def prepare(spec: str, workdir: str, rerig: bool) -> tuple[str, str]:
 
         m = read_motions(path)[0]
         r = make_rig(m, scale=0.01 if anatomy.body_height(m) > 50 else 100.0)
-        path = path[:-4] + "-gamerig.bvh"
+        path = os.path.join(workdir, os.path.splitext(os.path.basename(path))[0] + "-gamerig.bvh")  # never beside
+        # the clip: that may be a shared data folder
         write_motions([r], path)
         label += " (game rig)"
     return label, path
