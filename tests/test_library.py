@@ -279,7 +279,7 @@ def test_a_crowd_mixes_the_takes_of_one_rig_and_refuses_two_rigs(two_takes, tmp_
     crowd = read_motions(str(tmp_path / "c.npz"))
     assert sorted(m.name.rsplit("_", 1)[0] for m in crowd) == ["Xia_normal"] * 3 + ["Xia_proud"] * 2  # dealt in turn, the glob sorted
     run_cli("example", "--seconds", "2", "-o", tmp_path / "dancer.bvh")
-    run_cli("train", tmp_path / "dancer.bvh", "-o", tmp_path / "dancer.mkm", "--no-plots", *TINY)
+    run_cli("train", tmp_path / "dancer.bvh", "-o", tmp_path / "dancer.mkm", "--no-plots", *TINY, cwd=tmp_path)
     res = run_cli("crowd", "-m", two_takes / "Xia_proud.mkm", "-m", tmp_path / "dancer.mkm", "-n", "2",
                   "-o", tmp_path / "mixed.npz", check=False)
     assert res.returncode == 1 and b"one rig" in res.stderr and not (tmp_path / "mixed.npz").exists()
