@@ -86,8 +86,6 @@ def operation_options(f):
     return f
 
 
-# ---- values -----------------------------------------------------------------------------------------------------
-
 def library_options(f):
     """The options of a library run (several clips → one model each, on an executor plugin)."""
     f = click.option("--eval", "evaluate", is_flag=True,
@@ -104,6 +102,8 @@ def library_options(f):
                         help="Library: what runs the clips: ray (the default when installed), local, or a "
                              "plugin's.")(f)
 
+
+# ---- values -----------------------------------------------------------------------------------------------------
 
 def parse_range(text: str, frames: int | None = None, what: str = "--frames") -> tuple[int, int]:
     """'120:180' → (120, 180); either end may be left out; negative ends count from the end."""
@@ -191,11 +191,18 @@ def load_model(option: str | None):
     return path, model
 
 
+def glob_or_path(arg: str) -> list[str]:
+    """A quoted glob's matches, sorted (none: []), or the path itself (a file whose name has * in it stays one)."""
+    import glob
+
+    if not os.path.exists(arg) and glob.has_magic(arg):
+        return sorted(glob.glob(arg, recursive=True))
+    return [arg]
+
+
 def load_models(options: tuple[str, ...]) -> list[tuple[str, object, str]]:
     """(path, model, label) for each -m (files or quoted globs, each model once; none: see ``find_model``). The
     label names the model's motions when there are several: the file's stem, made unique."""
-    import glob
-
     from motionkit.files import shown
 
     if not options:
@@ -203,13 +210,10 @@ def load_models(options: tuple[str, ...]) -> list[tuple[str, object, str]]:
         return [(path, model, "sample")]
     paths: list[str] = []
     for option in options:
-        if not os.path.exists(option) and glob.has_magic(option):
-            found = sorted(glob.glob(option))
-            if not found:
-                raise MotionkitError(f"-m {shown(option)}: no model file matches")
-            paths += found
-        else:
-            paths.append(option)
+        found = glob_or_path(option)
+        if not found:
+            raise MotionkitError(f"-m {shown(option)}: no model file matches")
+        paths += found
     unique, real = [], set()
     for path in paths:
         if os.path.realpath(path) not in real:

@@ -1,7 +1,6 @@
 """`motionkit eval REFERENCE GENERATED...`: GANimator's coverage and diversity metrics (see motionkit.metrics)."""
 from __future__ import annotations
 
-import glob
 import json
 import os
 
@@ -9,7 +8,7 @@ import click
 
 from motionkit import hookimpl
 
-from ._shared import count_option
+from ._shared import count_option, glob_or_path
 
 
 def _table(report: dict) -> str:
@@ -55,8 +54,7 @@ def register_commands(cli):
         from motionkit.files import read_motions
         from motionkit.metrics import evaluate
 
-        if len(model_paths) > 1 or (model_paths and glob.has_magic(model_paths[0])
-                                    and not os.path.exists(model_paths[0])):
+        if len(model_paths) > 1 or (model_paths and glob_or_path(model_paths[0]) != [model_paths[0]]):
             return _several(model_paths, reference, generated, count, length, seed, as_json, output)
         model_path = model_paths[0] if model_paths else None
         if model_path:

@@ -8,7 +8,6 @@ again) resumes where the file stops, and a finished model whose clip has not cha
 each clip is appended to ``MODELS/manifest.jsonl``, one JSON line per clip and run, by this process alone."""
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import os
@@ -18,6 +17,8 @@ import time
 import click
 
 from motionkit import hookimpl
+
+from ._shared import glob_or_path
 
 MANIFEST = "manifest.jsonl"
 
@@ -47,10 +48,8 @@ def collect(args: tuple[str, ...], output: str) -> list[str]:
             for root, dirs, files in os.walk(arg):
                 dirs[:] = sorted(d for d in dirs if os.path.realpath(os.path.join(root, d)) != os.path.realpath(output))
                 out += [os.path.join(root, f) for f in sorted(files) if readable(f)]
-        elif not os.path.exists(arg) and glob.has_magic(arg):
-            out += sorted(glob.glob(arg, recursive=True)) or [arg]
         else:
-            out.append(arg)
+            out += glob_or_path(arg) or [arg]  # a pattern that matches nothing stays, to fail alone
     seen, clips = set(), []
     for c in out:
         key = os.path.realpath(c)
@@ -157,7 +156,7 @@ def pick_executor(name: str | None):
 
 
 def train_library(args, output, options, executor=None, address=None, cpus=2, gpus=0.0, max_retries=2,
-                  evaluate=False, resume=False):
+                  evaluate=False):
     """`motionkit train CLIPS... -o FOLDER/`: see the module's docstring."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 

@@ -66,7 +66,7 @@ def register_commands(cli):
 
         if is_library(clips, output):
             train_library(clips, output, options, executor=executor, address=address, cpus=cpus_per_job,
-                          gpus=gpus_per_job, max_retries=max_retries, evaluate=evaluate, resume=resume)
+                          gpus=gpus_per_job, max_retries=max_retries, evaluate=evaluate)  # it always resumes
             return
         clip = clips[0]
         output = output or os.path.splitext(os.path.basename(clip if clip != "-" else "model"))[0] + ".mkm"
