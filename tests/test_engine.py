@@ -6,6 +6,7 @@ from conftest import CLIPS, clip, run_cli
 
 from motionkit import features as feat
 from motionkit import gan, modelfile
+from motionkit import rotations as rot
 from motionkit.model import Config, Model, draw_noise, levels, pyramid_lengths, resize
 from motionkit.train import fit
 from motionkit.errors import MotionkitError
@@ -215,7 +216,8 @@ def test_a_window_of_a_level_computes_exactly_what_the_whole_clip_would():
 
 def test_sampling_is_calibrated_to_move_as_much_as_the_clip():
     """After training, the first stage's sampling noise is set so that samples move as much as the clip (body
-    speed ratio 1 within the bisection's tolerance), never below training's, and the model file keeps it."""
+    speed ratio 1 within the bisection's tolerance, on samples twice the clip's length before the foot clean-up), and the
+    model file keeps it."""
     from motionkit import edit
     from motionkit.metrics import energy, feature_spec
     from motionkit.train import calibrate
@@ -224,16 +226,22 @@ def test_sampling_is_calibrated_to_move_as_much_as_the_clip():
     model = Model.from_clip(m, Config.from_preset("fast", iterations=[60, 20, 10, 10], batch=2))
     fit(model, model.encode(m))  # calibrates at the end
     t = model.temperature
-    assert 1.0 <= t <= 2.0 and modelfile.loads(modelfile.dumps(model)).temperature == t
-    spec = feature_spec(m.resampled(30))
-    target = energy(m.resampled(30), spec)["body_speed"]
-
-    def ratio(temperature):
+    assert 0.25 <= t <= 2.0 and modelfile.loads(modelfile.dumps(model)).temperature == t
+    def ratio(temperature, reference=m):
         model.temperature = temperature
-        out = edit.sample(model, 8, 82, 30.0, torch.Generator().manual_seed(0), foot_fix=False)
-        return np.mean([energy(s, spec)["body_speed"] for s in out]) / target
+        spec = feature_spec(reference.resampled(30))
+        out = edit.sample(model, 8, 2 * 82, 30.0, torch.Generator().manual_seed(0), foot_fix=False)
+        return np.mean([energy(s, spec)["body_speed"] for s in out]) / energy(reference.resampled(30), spec)["body_speed"]
 
-    if 1.0 < t < 2.0:
+    if 0.25 < t < 2.0:
         assert abs(ratio(t) - 1.0) < 0.05
-    assert ratio(1.0) <= ratio(1.5) <= ratio(2.0)  # the knob does what it says
+    assert ratio(0.5) <= ratio(1.0) <= ratio(1.5) <= ratio(2.0)  # the knob does what it says
+    # The same samples against a clip that barely moves (each pose 5 % of the way from the first one to the
+    # clip's): they now move too much, and the temperature goes below training's noise.
+    still = m.replace(rotations=rot.slerp(np.broadcast_to(m.rotations[:1], m.rotations.shape), m.rotations, 0.05))
+    assert ratio(1.0, still) > 1.0
+    model.clip = still
+    low = calibrate(model)
+    assert 0.25 < low < 1.0 and abs(ratio(low, still) - 1.0) < 0.05
+    model.clip = m
     assert calibrate(model) == t  # same model, same temperature
