@@ -15,6 +15,10 @@ GANimator's distances and every other skeleton is on the same scale (equivalentl
   15-frame window of the reference; averaged.
 - inter-sample diversity: the mean per-frame distance between two generated samples over their common length,
   averaged over all pairs (needs no pretrained network; 0 for identical samples).
+- the reference's own spread (not GANimator's; to read the diversities by): every 15-frame window of the
+  reference, its mean per-frame distance to the nearest reference window that does not overlap it; averaged. A
+  sample as new as the clip's own parts are to each other has a local diversity about this large; a clip that barely
+  moves (an idle) has a small spread, and no sample that stays plausible can be far from it.
 - harmonic mean: of coverage and of each diversity d mapped to d / (1 + d) (so every term is in [0, 1) and higher
   is better); a copy of the reference (diversity 0) and noise (coverage 0) both score 0.
 
@@ -152,6 +156,15 @@ def local_diversity(d: np.ndarray) -> float:
     return float(window_means(d, LOCAL_WINDOW).min(axis=0).mean())
 
 
+def self_spread(d: np.ndarray) -> float | None:
+    """d: (T, T) the reference's frame distances to itself; None when no two of its windows are apart."""
+    w = window_means(d, LOCAL_WINDOW)
+    i = np.arange(len(w))
+    w = np.where(np.abs(i[:, None] - i[None, :]) < LOCAL_WINDOW, np.inf, w)
+    best = w.min(axis=1)
+    return float(best[np.isfinite(best)].mean()) if np.isfinite(best).any() else None
+
+
 def global_diversity(d: np.ndarray) -> float:
     """Patched nearest neighbour by dynamic programming over segments of 30–59 frames."""
     tr, tg = d.shape
@@ -223,6 +236,7 @@ def evaluate(reference: Motion, generated: list[Motion]) -> dict:
         "reference": reference.name, "reference_frames_30fps": len(ref), "samples": len(generated),
         "feature_width": spec.width, "joints": spec.joints, "contacts": spec.contacts,
         "reference_energy": {k: ref_energy[k] for k in ENERGY},
+        "reference_spread": self_spread(frame_distances(ref, ref)),
         **mean, "inter_diversity": inter, "harmonic_mean": harmonic_mean(terms), "per_sample": per,
     }
 

@@ -27,6 +27,10 @@ def _table(report: dict) -> str:
     inter = report["inter_diversity"]
     out.append(f"inter-sample diversity {inter:.3f}" if inter is not None else
                "inter-sample diversity: needs two or more samples")
+    spread = report.get("reference_spread")
+    if spread is not None:
+        out.append(f"the reference's own spread {spread:.3f} (its 15-frame windows' distance to the nearest other "
+                   "window of it: a local diversity near it is as new as the clip's own parts)")
     out.append(f"harmonic mean {report['harmonic_mean']:.3f}")
     return "\n".join(out)
 

@@ -133,3 +133,22 @@ def test_eval_cli_table_json_and_report(tmp_path):
     assert report["samples"] == 2 and json.loads(report_path.read_text()) == report
     bad = run_cli("eval", ref, clip("Joe_Salsa-Dancing-6"), check=False)
     assert bad.returncode == 1 and "Traceback" not in bad.stderr.decode()
+
+
+def test_the_references_own_spread_reads_the_diversities():
+    """The spread is how far a clip's windows lie from its other windows: about 0 for a clip that repeats itself,
+    small for a nearly still idle, larger for a dance; and a sample as new as the clip's own parts (another take
+    of the same motion: Salsa's second half against its first) has a local diversity of that order."""
+    salsa, idle = load("Joe_Salsa-Dancing-6"), load("Elephant_idle1")
+    half = salsa.frames // 4 * 2  # even: the repeat falls on a whole frame at 30 fps too
+    first = salsa.replace(rotations=salsa.rotations[:half], translations=salsa.translations[:half])
+    second = salsa.replace(rotations=salsa.rotations[half:], translations=salsa.translations[half:], name="second")
+    twice = first.replace(rotations=np.concatenate([first.rotations] * 2),
+                          translations=np.concatenate([first.translations] * 2))
+
+    def spread(m):
+        return metrics.evaluate(m, [m])["reference_spread"]
+
+    assert spread(twice) < 0.05 < spread(idle) < 0.5 < spread(first)
+    r = metrics.evaluate(first, [second])
+    assert 0.5 < r["local_diversity"] / r["reference_spread"] < 2.0
