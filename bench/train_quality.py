@@ -57,6 +57,7 @@ def prepare(spec: str, workdir: str, rerig: bool) -> tuple[str, str]:
 
 
 def run(label: str, clip: str, budget: float, preset: str, workdir: str, extra: list[str], seed: int) -> dict:
+    from motionkit import modelfile
     from motionkit.model import PRESETS
 
     its = [max(1, round(n * budget)) for n in PRESETS[preset]["iterations"]]
@@ -75,8 +76,10 @@ def run(label: str, clip: str, budget: float, preset: str, workdir: str, extra: 
                          cwd=workdir, capture_output=True, text=True).stdout
     r = json.loads(out)
     keys = ("coverage", "global_diversity", "local_diversity", "inter_diversity", "body_speed", "root_speed",
-            "acceleration", "foot_skating")
-    return dict(clip=label, budget=budget, iterations=its, extra=extra, wall_s=wall,
+            "acceleration", "foot_skating", "reference_spread")
+    with open(model, "rb") as fh:
+        temperature = modelfile.loads(fh.read()).temperature
+    return dict(clip=label, budget=budget, iterations=its, extra=extra, wall_s=wall, temperature=temperature,
                 peak_mb=usage.ru_maxrss / 1024, **{k: r[k] for k in keys})
 
 
@@ -91,8 +94,8 @@ def main():
     ap.add_argument("--keep", default=None, help="Keep the trained models in this folder.")
     args, extra = ap.parse_known_args()
     extra = [e for e in extra if e != "--"]
-    print("| clip | budget | wall | peak RSS | coverage | global | local | body speed | root travel | accel | "
-          "skating |\n|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
+    print("| clip | budget | wall | peak RSS | coverage | global | local | (clip's spread) | body speed | "
+          "root travel | accel | skating | temperature |\n" + "|---" * 13 + "|", flush=True)
 
     def ratio(v):
         return f"{v:.2f}" if v is not None else "–"
@@ -108,8 +111,8 @@ def main():
                     m, s = divmod(round(r["wall_s"]), 60)
                     print(f"| {r['clip']} | {b:g}× | {m} min {s:02d} s | {r['peak_mb']:.0f} MB | "
                           f"{r['coverage']:.3f} | {r['global_diversity']:.3f} | {r['local_diversity']:.3f} | "
-                          f"{ratio(r['body_speed'])} | {ratio(r['root_speed'])} | {ratio(r['acceleration'])} | "
-                          f"{ratio(r['foot_skating'])} |", flush=True)
+                          f"{r['reference_spread']:.2f} | {ratio(r['body_speed'])} | {ratio(r['root_speed'])} | "
+                          f"{ratio(r['acceleration'])} | {ratio(r['foot_skating'])} | {r['temperature']:g} |", flush=True)
                     if args.out:
                         with open(args.out, "a") as fh:
                             fh.write(json.dumps(r) + "\n")

@@ -216,8 +216,8 @@ def test_a_window_of_a_level_computes_exactly_what_the_whole_clip_would():
 
 def test_sampling_is_calibrated_to_move_as_much_as_the_clip():
     """After training, the first stage's sampling noise is set so that samples move as much as the clip (body
-    speed ratio 1 within the bisection's tolerance, on samples twice the clip's length before the foot clean-up), and the
-    model file keeps it."""
+    speed ratio 1 within the bisection's tolerance, on samples twice the clip's length before the foot clean-up),
+    and the model file keeps it."""
     from motionkit import edit
     from motionkit.metrics import energy, feature_spec
     from motionkit.train import calibrate
@@ -229,9 +229,10 @@ def test_sampling_is_calibrated_to_move_as_much_as_the_clip():
     assert 0.25 <= t <= 2.0 and modelfile.loads(modelfile.dumps(model)).temperature == t
     def ratio(temperature, reference=m):
         model.temperature = temperature
-        spec = feature_spec(reference.resampled(30))
+        ref = reference.resampled(30)
+        spec = feature_spec(ref)
         out = edit.sample(model, 8, 2 * 82, 30.0, torch.Generator().manual_seed(0), foot_fix=False)
-        return np.mean([energy(s, spec)["body_speed"] for s in out]) / energy(reference.resampled(30), spec)["body_speed"]
+        return np.mean([energy(s, spec)["body_speed"] for s in out]) / energy(ref, spec)["body_speed"]
 
     if 0.25 < t < 2.0:
         assert abs(ratio(t) - 1.0) < 0.05
