@@ -1,9 +1,10 @@
-"""Real Blender (bpy 5.0.1 in its own venv) imports our BVH and glTF; its world joint positions match our FK.
+"""Real Blender (bpy 5.0.1 in its own venv) imports our BVH, glTF and USD; its world joint positions match our FK.
 
 Blender's venv is found from MOTIONKIT_BLENDER_PYTHON or .ci/blender; .ci/run creates it and sets
 MOTIONKIT_REQUIRE_CLIENTS=1 so these tests cannot silently skip in CI."""
 import json
 import os
+import re
 import pathlib
 import subprocess
 
@@ -43,7 +44,7 @@ def to_blender(p):
 
 
 @pytest.mark.parametrize("name", ["Joe_Salsa-Dancing-6", "Elephant_idle1", "Xia_normal"])
-@pytest.mark.parametrize("ext", ["bvh", "glb"])
+@pytest.mark.parametrize("ext", ["bvh", "glb", "usda"])
 def test_blender_imports_and_agrees(tmp_path, name, ext):
     src = clip(name)
     m = read_motions(str(src))[0]
@@ -55,11 +56,14 @@ def test_blender_imports_and_agrees(tmp_path, name, ext):
     arm = got["armatures"][0]
     assert arm["bones"] == len(m.skeleton)
     assert arm["end"] - arm["start"] + 1 == m.frames
+    if ext == "usda" and not require_clients():
+        pytest.importorskip("pxr", reason="pip install 'motionkit[usd]' (.ci/run installs it)")
     scale = 1.0 if ext == "bvh" else anatomy.guess_units(anatomy.body_height(m))[1]
     ours = to_blender(m.world_positions() * scale)
     h = m.skeleton.height() * scale
     for f in frames:
         pose = arm["poses"][str(f)]
-        theirs = np.array([pose[n] for n in m.skeleton.names])
+        # USD prim names are identifiers: our writer turned "mixamorig7:Hips" into "mixamorig7_Hips"
+        theirs = np.array([pose[re.sub(r"[^A-Za-z0-9_]", "_", n) if ext == "usda" else n] for n in m.skeleton.names])
         err = np.abs(theirs - ours[f]).max()
         assert err < 1e-3 * h, f"{name}.{ext} frame {f}: {err:.3g} (height {h:.3g})"
