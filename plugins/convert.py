@@ -7,17 +7,20 @@ from motionkit import hookimpl
 
 from ._shared import FPS, SCALE, emit, output_option, parse_range, to_option
 
+METRIC = ("glb", "gltf", "fbx", "usda", "usdc")  # formats written in metres: --scale is metres per source unit
+
 
 @hookimpl(tryfirst=True)  # a built-in: plugins registering the same name replace it
 def register_commands(cli):
     @cli.command()
     @click.argument("input", type=str)
     @click.argument("output_arg", metavar="[OUTPUT]", required=False)
-    @output_option("Output file (.bvh .glb .gltf .npz; %03d for one file per motion) or - for stdout (the default).")
+    @output_option("Output file (.bvh .glb .gltf .npz .fbx .usda .usdc; %03d for one file per motion) or - for stdout "
+                   "(the default).")
     @to_option
     @click.option("--fps", type=FPS, default=None, help="Resample to this frame rate (slerp).")
     @click.option("--scale", type=SCALE, default=None,
-                  help="Metres per source unit when writing glTF (default: guessed from the skeleton's height); "
+                  help="Metres per source unit when writing glTF, FBX or USD (default: guessed from the body's height); "
                        "for other formats, multiply all lengths by this.")
     @click.option("--frames", "frames", default=None, help="Keep only frames START:STOP (source frame numbers).")
     def convert(input, output_arg, output, to, fps, scale, frames):
@@ -39,8 +42,8 @@ def register_commands(cli):
                 m = m.slice(*parse_range(frames, m.frames))
             if fps:
                 m = m.resampled(fps)
-            if scale and fmt.name not in ("glb", "gltf"):
+            if scale and fmt.name not in METRIC:
                 m = m.scaled(scale)
             out.append(m)
-        options = {"scale": scale} if scale and fmt.name in ("glb", "gltf") else {}
+        options = {"scale": scale} if scale and fmt.name in METRIC else {}
         emit(out, output, fmt.name, inputs=(input,), options=options)

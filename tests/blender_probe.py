@@ -1,4 +1,4 @@
-"""Run by Blender's Python (bpy, in its own venv; GPL, so only ever in a subprocess): import a BVH, glTF or USD file
+"""Run by Blender's Python (bpy, in its own venv; GPL, so only ever in a subprocess): import a BVH, glTF, FBX or USD file
 headless and print, as JSON, the armature's bone count, frame range, fps and world joint positions at frames.
 
 Usage: python blender_probe.py FILE FPS FRAME [FRAME ...]   (frames counted from the animation's first key)
@@ -16,6 +16,8 @@ scene.render.fps_base = 1.0
 if path.lower().endswith(".bvh"):
     bpy.ops.import_anim.bvh(filepath=path, global_scale=1.0, axis_forward="-Z", axis_up="Y",
                             update_scene_fps=True, update_scene_duration=True)
+elif path.lower().endswith(".fbx"):
+    bpy.ops.import_scene.fbx(filepath=path)
 elif path.lower().endswith((".usd", ".usda", ".usdc")):
     bpy.ops.wm.usd_import(filepath=path)
 else:

@@ -44,11 +44,13 @@ def to_blender(p):
 
 
 @pytest.mark.parametrize("name", ["Joe_Salsa-Dancing-6", "Elephant_idle1", "Xia_normal"])
-@pytest.mark.parametrize("ext", ["bvh", "glb", "usda"])
-def test_blender_imports_and_agrees(tmp_path, name, ext):
+@pytest.mark.parametrize("ext", ["bvh", "glb", "usda", "fbx"])
+def test_blender_imports_and_agrees(tmp_path, monkeypatch, name, ext):
     src = clip(name)
     m = read_motions(str(src))[0]
     path = tmp_path / f"{name}.{ext}"
+    if ext == "fbx":
+        monkeypatch.setenv("MOTIONKIT_BLENDER", blender_python())
     run_cli("convert", src, "-o", path)
     frames = sorted({0, m.frames // 4, m.frames // 2, m.frames - 1})
     got = probe(path, m.fps, frames)
