@@ -90,3 +90,23 @@ def test_usd_is_write_only_and_says_so(tmp_path):
     run_cli("convert", clip("Xia_normal"), "-o", path)
     r = run_process("convert", path, "-o", tmp_path / "back.bvh", check=False)
     assert r.returncode == 1 and b"Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_the_crowd_line_writes_a_usd_stage(tmp_path):
+    """`motionkit crowd -n 50 -o crowd.usda`, after a (very short) `motionkit train`: fifty skeletons, apart."""
+    need_usd()
+    from pxr import Usd, UsdGeom, UsdSkel
+
+    run_cli("train", clip("Xia_proud"), "-o", tmp_path / "dance.mkm", "--iterations", "2", "--no-plots",
+            cwd=tmp_path)
+    run_cli("crowd", "-m", tmp_path / "dance.mkm", "-n", "50", "--length", "60", "-o", tmp_path / "crowd.usda",
+            cwd=tmp_path)
+    stage, skels = skeletons(tmp_path / "crowd.usda")
+    assert len(skels) == 50
+    hips = []
+    for s in skels:
+        world = UsdSkel.Cache().GetSkelQuery(s).ComputeJointWorldTransforms(UsdGeom.XformCache(Usd.TimeCode(0)))
+        hips.append(list(world[0].ExtractTranslation()))
+    hips = np.array(hips)[:, [0, 2]]
+    gaps = np.linalg.norm(hips[:, None] - hips[None], axis=-1) + np.eye(50) * 1e9
+    assert gaps.min() > 0.2  # metres between any two characters' hips on the first frame
