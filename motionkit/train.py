@@ -114,7 +114,7 @@ def gradient_penalty(d: gan.Discriminator, real: torch.Tensor, fake: torch.Tenso
 
 def fit(model: Model, clip: torch.Tensor, device: str = "cpu", progress=None, checkpoint=None) -> Model:
     """Train the levels not yet trained. ``progress(level, it, total, losses)`` reports; ``checkpoint(model)``
-    is called after each level (and by the caller on interruption)."""
+    is called after each level, again once sampling is calibrated, and by the caller on interruption."""
     cfg = model.config
     torch.manual_seed(cfg.seed + 1000 * model.trained_levels)
     reals = [resize(clip, n).to(device) for n in model.lengths]
@@ -189,6 +189,8 @@ def fit(model: Model, clip: torch.Tensor, device: str = "cpu", progress=None, ch
         g.to("cpu")
     if model.trained_levels == len(groups) and model.clip is not None:
         calibrate(model)
+        if checkpoint is not None:  # the file must carry the temperature, not only this process's model
+            checkpoint(model)
     return model
 
 
