@@ -83,6 +83,27 @@ def run(label: str, clip: str, budget: float, preset: str, workdir: str, extra: 
                 peak_mb=usage.ru_maxrss / 1024, **{k: r[k] for k in keys})
 
 
+def recalibrated(path: str, workdir: str) -> dict:
+    """A model trained before `train` saved its calibration (every file had temperature 1.0): calibrate it as
+    `train` now does (the weights are what that training gave), write the copy, and evaluate it."""
+    from motionkit import modelfile
+    from motionkit.train import calibrate
+
+    with open(path, "rb") as fh:
+        model = modelfile.loads(fh.read(), path)
+    calibrate(model)
+    out = os.path.join(workdir, os.path.basename(path))
+    with open(out, "wb") as fh:
+        fh.write(modelfile.dumps(model))
+    r = json.loads(subprocess.run(["motionkit", "eval", "-m", out, "-n", "20", "--length", "2x", "--json"],
+                                  check=True, cwd=workdir, capture_output=True, text=True).stdout)
+    keys = ("coverage", "global_diversity", "local_diversity", "inter_diversity", "body_speed", "root_speed",
+            "acceleration", "foot_skating", "reference_spread")
+    return dict(clip=os.path.basename(path) + " (recalibrated)", budget=1.0, iterations=model.config.iterations,
+                extra=[], wall_s=float("nan"), peak_mb=float("nan"), temperature=model.temperature,
+                **{k: r[k] for k in keys})
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("clips", nargs="+")
@@ -92,6 +113,9 @@ def main():
     ap.add_argument("--rerig", action="store_true", help="Train each clip re-rigged onto a game-style rig.")
     ap.add_argument("--out", default=None, help="Append each result as a JSON line to this file.")
     ap.add_argument("--keep", default=None, help="Keep the trained models in this folder.")
+    ap.add_argument("--recalibrate", action="store_true",
+                    help="CLIPS are model files trained before `train` saved its calibration: calibrate and "
+                         "evaluate each (no training; wall time and memory are the original run's).")
     args, extra = ap.parse_known_args()
     extra = [e for e in extra if e != "--"]
     print("| clip | budget | wall | peak RSS | coverage | global | local | (clip's spread) | body speed | "
@@ -105,11 +129,14 @@ def main():
         os.makedirs(tmp, exist_ok=True)
         for spec in args.clips:
             for rig in [args.rerig]:
-                label, path = prepare(spec, tmp, rig)
+                label, path = (spec, spec) if args.recalibrate else prepare(spec, tmp, rig)
                 for b in (float(v) for v in args.budget.split(",")):
-                    r = run(label, path, b, args.preset, tmp, extra, args.seed)
-                    m, s = divmod(round(r["wall_s"]), 60)
-                    print(f"| {r['clip']} | {b:g}× | {m} min {s:02d} s | {r['peak_mb']:.0f} MB | "
+                    r = (recalibrated(path, tmp) if args.recalibrate else
+                         run(label, path, b, args.preset, tmp, extra, args.seed))
+                    finite = r["wall_s"] == r["wall_s"]  # not NaN: a run that trained here
+                    m, s = divmod(round(r["wall_s"]), 60) if finite else (0, 0)
+                    wall, peak = (f"{m} min {s:02d} s", f"{r['peak_mb']:.0f} MB") if finite else ("–", "–")
+                    print(f"| {r['clip']} | {b:g}× | {wall} | {peak} | "
                           f"{r['coverage']:.3f} | {r['global_diversity']:.3f} | {r['local_diversity']:.3f} | "
                           f"{r['reference_spread']:.2f} | {ratio(r['body_speed'])} | {ratio(r['root_speed'])} | "
                           f"{ratio(r['acceleration'])} | {ratio(r['foot_skating'])} | {r['temperature']:g} |", flush=True)
