@@ -46,7 +46,7 @@ def blender_command() -> list[str]:
     return [exe, "--background", "--factory-startup", "--python-exit-code", "3", "--python", SCRIPT, "--"]
 
 
-def _run(args: list[str], source: str) -> dict:
+def _run(args: list[str], source: str | None) -> dict:
     try:
         proc = subprocess.run(blender_command() + args, capture_output=True, text=True, timeout=TIMEOUT,
                               stdin=subprocess.DEVNULL)
@@ -162,7 +162,7 @@ def write(motions: list[Motion], options: dict | None = None) -> bytes:
             sources.append(path)
             frames = max(frames, m.frames)
         out = os.path.join(tmp, "out.fbx")
-        _run(["write", out, str(frames), repr(float(fps)), *sources], "FBX output")
+        _run(["write", out, str(frames), repr(float(fps)), *sources], None)
         with open(out, "rb") as fh:
             return fh.read()
 

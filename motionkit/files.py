@@ -192,14 +192,24 @@ def write_motions(motions: list[Motion], path: str, to: str | None = None, optio
         if fmt.binary and sys.stdout.isatty():
             raise MotionkitError(f"refusing to write binary {fmt.name} to a terminal "
                                  "(redirect it, pipe it, or give -o FILE)")
-        data = fmt.write(motions, options)
+        data = _encode(fmt, motions, options, "-")
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return ["-"]
     with Outputs() as out:
         for target, ms in targets:
-            out.add(target, fmt.write(ms, options))
+            out.add(target, _encode(fmt, ms, options, target))
     return [t for t, _ in targets]
+
+
+def _encode(fmt: Format, motions: list[Motion], options: dict, target: str) -> bytes:
+    """The format's bytes for ``motions``; a writer's error that names no file names the output."""
+    try:
+        return fmt.write(motions, options)
+    except MotionkitError as e:
+        if e.source is None:
+            raise MotionkitError(e.message, shown(target)) from None
+        raise
 
 
 def refuse_overwriting_input(target: str, inputs: tuple[str, ...]):

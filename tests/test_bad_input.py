@@ -82,8 +82,8 @@ def test_missing_directory_unreadable_and_unknown_extension(tmp_path):
     if os.geteuid() != 0:  # root reads anything
         check_one_line_error(run_process("info", secret, check=False), secret, "permission denied")
     secret.chmod(0o644)
-    proc = run_process("convert", secret, "-o", tmp_path / "out.fbx", check=False)
-    assert proc.returncode != 0 and "out.fbx" in proc.stderr.decode() and "Traceback" not in proc.stderr.decode()
+    proc = run_process("convert", secret, "-o", tmp_path / "out.xyz", check=False)
+    assert proc.returncode != 0 and "out.xyz" in proc.stderr.decode() and "Traceback" not in proc.stderr.decode()
 
 
 def test_debug_shows_the_traceback(tmp_path):

@@ -81,3 +81,9 @@ def test_a_broken_fbx_is_one_line_naming_the_file(tmp_path):
     r = run_process("convert", bad, "-o", tmp_path / "out.bvh", check=False)
     assert r.returncode == 1 and b"broken.fbx" in r.stderr and b"Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "out.bvh").exists()
+
+
+def test_a_writer_error_names_the_output(tmp_path):
+    env = {**os.environ, "MOTIONKIT_BLENDER": str(tmp_path / "no-blender"), "PATH": "/usr/bin:/bin"}
+    r = run_process("convert", clip("Xia_proud"), "-o", tmp_path / "named.fbx", check=False, env=env)
+    assert r.returncode == 1 and b"error: " + str(tmp_path / "named.fbx").encode() + b": FBX needs Blender" in r.stderr
