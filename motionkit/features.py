@@ -103,9 +103,9 @@ class Encoding:
 
 
 def make_encoding(motion: Motion, fps: float = 30.0, joints: list[str] | None = None,
-                  contacts: list[str] | None = None) -> Encoding:
-    """Read ``motion`` with the anatomy rules (names in ``joints``/``contacts`` override them) and fit the
-    constant frames and the normalisation."""
+                  contacts: list[str] | None = None, offsets: list[str] | None = None) -> Encoding:
+    """Read ``motion`` with the anatomy rules (names in ``joints``/``contacts``/``offsets`` override them) and fit
+    the constant frames and the normalisation."""
     sk = motion.skeleton
     m = motion.resampled(fps)
     height = anatomy.body_height(m)
@@ -121,7 +121,8 @@ def make_encoding(motion: Motion, fps: float = 30.0, joints: list[str] | None = 
         jidx = anatomy.animated_joints(m)
     cidx = [sk.index(n) for n in contacts] if contacts else anatomy.guess_contacts(m, height)
     moving_t = np.ptp(m.translations, axis=0).max(axis=-1) > anatomy.STILL * height
-    offsets = [j for j in range(len(sk)) if moving_t[j] and j != travel]
+    offsets = ([j for j in sorted({sk.index(n) for n in offsets}) if j != travel] if offsets is not None else
+               [j for j in range(len(sk)) if moving_t[j] and j != travel])
     q = rot.make_continuous(m.rotations, axis=0)
     mean_q = rot.normalize(q.mean(axis=0) + 1e-12 * rot.identity((len(sk),)))
     mean_t = m.translations.mean(axis=0)

@@ -143,9 +143,9 @@ class Model:
         self.generators = generators or [gan.Generator(self.neigh, self.widths) for _ in lengths]
 
     @classmethod
-    def from_clip(cls, motion, config: Config, joints=None, contacts=None, provenance=None) -> "Model":
+    def from_clip(cls, motion, config: Config, joints=None, contacts=None, provenance=None, offsets=None) -> "Model":
         """An untrained model for ``motion``: its encoding, pyramid, noise amplitudes and z* (seeded)."""
-        enc = feat.make_encoding(motion, fps=config.fps, joints=joints, contacts=contacts)
+        enc = feat.make_encoding(motion, fps=config.fps, joints=joints, contacts=contacts, offsets=offsets)
         x = torch.tensor(feat.encode(motion, enc).T[None], dtype=torch.float32)
         lengths = pyramid_lengths(x.shape[-1], config.pyramid_ratio, config.pyramid_scale)
         rng = torch.Generator().manual_seed(config.seed)
@@ -153,6 +153,16 @@ class Model:
         z_star = torch.randn(1, x.shape[1], lengths[0], generator=rng)
         return cls(enc, lengths, noise_amplitudes([resize(x, n) for n in lengths]), z_star, config,
                    provenance=provenance, clip=motion)
+
+    def warm_start(self, base: "Model") -> int:
+        """Start from ``base``'s generators (a model of another clip of the same rig, encoded with the same
+        joints): stage s takes base's stage s where both have one. Returns how many stages were copied."""
+        if self.widths != base.widths or self.neigh != base.neigh:
+            raise ValueError("the models do not encode the same joints")
+        n = min(self.n_stages, base.n_stages)
+        for s in range(n):
+            self.generators[s].load_state_dict(base.generators[s].state_dict())
+        return n
 
     @property
     def n_stages(self) -> int:

@@ -23,7 +23,8 @@ def _floats(text):
 
 
 TRAINING_OPTIONS = ("preset", "iterations", "batch", "d_steps", "lambda_adv", "lambda_rec", "transfer_layers",
-                    "window", "gp_every", "noise", "seed", "fps", "frames", "joints", "contacts", "device", "plots")
+                    "window", "gp_every", "noise", "seed", "fps", "frames", "joints", "contacts", "device", "plots",
+                    "init")
 
 
 @hookimpl(tryfirst=True)  # a built-in: plugins registering the same name replace it
@@ -50,6 +51,9 @@ def register_commands(cli):
     @click.option("--frames", default=None, help="Train on source frames START:STOP only.")
     @click.option("--joints", default=None, help="Modelled joints by name, comma-separated (default: by rule).")
     @click.option("--contacts", default=None, help="Contact joints by name, comma-separated (default: by rule).")
+    @click.option("--init", default=None, metavar="MODEL",
+                  help="Start from this model's generators: a model of another clip of the same skeleton (a "
+                       "studio's rig); the new model encodes the same joints and feet.")
     @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
     @click.option("--resume", is_flag=True, help="Continue the model file's unfinished levels.")
     @click.option("--plots/--no-plots", default=True, show_default=True,
@@ -113,8 +117,30 @@ def train_clip(clip, output, options: dict, resume: bool = False, quiet: bool = 
         provenance = {"clip": os.path.basename(clip), "sha256": hashlib.sha256(read_bytes(clip)).hexdigest()
                       if clip != "-" else None, "frames": o["frames"], "motionkit": __version__,
                       "torch": torch.__version__, "device": dev, "source_fps": motion.fps}
-        model = Model.from_clip(motion, cfg, joints=o["joints"].split(",") if o["joints"] else None,
-                                contacts=o["contacts"].split(",") if o["contacts"] else None, provenance=provenance)
+        joints = o["joints"].split(",") if o["joints"] else None
+        contacts = o["contacts"].split(",") if o["contacts"] else None
+        offsets = base = None
+        if o["init"]:  # warm start: the base model's joints, feet and offsets, so its generators fit
+            base = loads(read_bytes(o["init"]), o["init"])
+            names = base.enc.skeleton.names
+            if names != motion.skeleton.names or list(base.enc.skeleton.parents) != list(motion.skeleton.parents):
+                raise MotionkitError(f"--init {o['init']}: its skeleton is not the clip's ({len(names)} joints vs "
+                                     f"{len(motion.skeleton)}, or other names or parents)")
+            joints = joints or [names[j] for j in base.enc.joints]
+            contacts = contacts or [names[j] for j in base.enc.contacts]
+            offsets = [names[j] for j in base.enc.offsets]
+            provenance["init"] = {"model": os.path.basename(o["init"]),
+                                  "sha256": hashlib.sha256(read_bytes(o["init"])).hexdigest()}
+        model = Model.from_clip(motion, cfg, joints=joints, contacts=contacts, provenance=provenance,
+                                offsets=offsets)
+        if base is not None:
+            try:
+                copied = model.warm_start(base)
+            except ValueError:
+                raise MotionkitError(f"--init {o['init']}: it models other joints than --joints/--contacts ask "
+                                     "for") from None
+            if not quiet:
+                click.echo(f"starting from {o['init']}: {copied} of {model.n_stages} stages' generators", err=True)
         if not quiet:
             _describe(model, motion, clip)
     clip_x = model.encode(motion)

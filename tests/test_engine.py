@@ -247,3 +247,27 @@ def test_sampling_is_calibrated_to_move_as_much_as_the_clip():
     assert 0.25 < low < 1.0 and abs(ratio(low, still) - 1.0) < 0.05
     model.clip = m
     assert calibrate(model) == t  # same model, same temperature
+
+
+def test_warm_start_from_a_model_of_the_same_rig(tmp_path):
+    """`train --init`: the new model encodes the base model's joints and feet and starts from its generators (one
+    iteration later they are still the base's, give or take a step), not from random weights; a base of another
+    skeleton is refused in one line."""
+    run_cli("train", clip("Xia_normal"), "-o", tmp_path / "normal.mkm", "--iterations", "20", "--no-plots",
+            "--seed", "1", cwd=tmp_path)  # another seed: its weights started elsewhere than the new model's would
+    run_cli("train", clip("Xia_proud"), "-o", tmp_path / "warm.mkm", "--init", tmp_path / "normal.mkm",
+            "--iterations", "1", "--no-plots", cwd=tmp_path)
+    run_cli("train", clip("Xia_proud"), "-o", tmp_path / "cold.mkm", "--iterations", "1", "--no-plots",
+            cwd=tmp_path)
+    base, warm, cold = (modelfile.loads((tmp_path / f"{n}.mkm").read_bytes()) for n in ("normal", "warm", "cold"))
+    assert warm.enc.joints == base.enc.joints and warm.enc.contacts == base.enc.contacts
+    assert warm.provenance["init"]["model"] == "normal.mkm"
+
+    def distance(a, b):
+        return max(float((p - q).abs().max()) for ga, gb in zip(a.generators, b.generators)
+                   for p, q in zip(ga.parameters(), gb.parameters()))
+
+    assert distance(warm, base) < 0.03 and distance(cold, base) > 0.1  # measured: 0.009 and 0.23
+    r = run_cli("train", clip("Joe_Salsa-Dancing-6"), "-o", tmp_path / "x.mkm", "--init", tmp_path / "normal.mkm",
+                "--iterations", "1", "--no-plots", cwd=tmp_path, check=False)
+    assert r.returncode == 1 and b"its skeleton is not the clip's" in r.stderr and not (tmp_path / "x.mkm").exists()
