@@ -4,10 +4,12 @@
     python bench/sampling.py MODEL.mkm --temperatures 1,1.5,2,3            # the first stage's noise scaled
     python bench/sampling.py MODEL.mkm --per-level                         # energy after each level
     python bench/sampling.py MODEL.mkm --per-joint                         # speed and pose spread per joint
+    python bench/sampling.py MODEL.mkm --coverage-map                      # which parts of the clip are covered
 
 All against the model's own training clip: coverage, global/local diversity and the energy ratios (body speed,
 root travel, acceleration, foot skating: samples / clip; ``motionkit.metrics``). ``--per-level`` samples the
-stages trained up to each level and compares with the clip blurred to that level's length; ``--per-joint`` gives,
+stages trained up to each level and compares with the clip blurred to that level's length (coverage and
+diversity too, no foot clean-up: where a model drops parts of the clip); ``--per-joint`` gives,
 per modelled joint, the samples' speed and pose spread (standard deviation of its position about the carrying
 joint) as fractions of the clip's (no foot clean-up)."""
 from __future__ import annotations
@@ -37,6 +39,9 @@ def main():
     ap.add_argument("--temperatures", default=None, help="Scale the first stage's noise by each of these.")
     ap.add_argument("--per-level", action="store_true")
     ap.add_argument("--per-joint", action="store_true")
+    ap.add_argument("--coverage-map", action="store_true",
+                    help="Which parts of the clip the samples cover: per tenth of the clip, the share of samples "
+                         "that cover its 30-frame windows, and the windows no sample covers.")
     args = ap.parse_args()
     torch.set_num_threads(2)
     model = modelfile.loads(open(args.model, "rb").read(), args.model)
@@ -51,22 +56,41 @@ def main():
               flush=True)
 
     head = ("|---|---|---|---|---|---|---|---|")
+    if args.coverage_map:
+        from motionkit.metrics import COVERAGE_EPS, COVERAGE_WINDOW, features, frame_distances, window_means
+
+        samples = edit.sample(model, args.n, frames, ref.fps, torch.Generator().manual_seed(args.seed))
+        spec = feature_spec(ref)
+        r = features(ref, spec)
+        covered = np.stack([window_means(frame_distances(r, features(s, spec)), COVERAGE_WINDOW).min(axis=1)
+                            < COVERAGE_EPS for s in samples])  # (samples, reference windows)
+        share = covered.mean(axis=0)
+        tenths = np.array_split(share, 10)
+        print(f"per sample: {covered.mean(axis=1).min():.2f}–{covered.mean(axis=1).max():.2f} of the clip's windows; "
+              f"covered by no sample: {int((~covered.any(axis=0)).sum())} of {len(share)}")
+        print("share of samples covering each tenth of the clip: " + " ".join(f"{t.mean():.2f}" for t in tenths))
+        return
     if args.per_level:
         clip30 = ref.resampled(model.enc.fps)
         spec = feature_spec(clip30)
         x_ref = model.encode(clip30)
         t = x_ref.shape[-1]
-        print("| after level | stage length | body speed | root travel | acceleration |\n|---|---|---|---|---|")
+        print("| after level | stage length | coverage (per sample: min–max) | global | local | body speed | "
+              "root travel | acceleration |\n|---|---|---|---|---|---|---|---|")
         for level, stages in enumerate(model.levels):
             upto = stages[-1] + 1
             n = model.lengths[upto - 1]
             blurred = feat.decode(resize(resize(x_ref, n), t)[0].T.numpy(), model.enc)
             e_ref = energy(blurred, spec)
             x = resize(model.generate(args.n, 2 * t, torch.Generator().manual_seed(args.seed), upto=upto), 2 * t)
-            es = [energy(feat.decode(x[i].T.numpy(), model.enc), spec, e_ref["ground"]) for i in range(args.n)]
+            decoded = [feat.decode(x[i].T.numpy(), model.enc) for i in range(args.n)]
+            es = [energy(d, spec, e_ref["ground"]) for d in decoded]
             ratio = {k: np.mean([e[k] for e in es]) / e_ref[k] for k in ("body_speed", "root_speed", "acceleration")}
-            print(f"| {level + 1} | {n} | {ratio['body_speed']:.2f} | {ratio['root_speed']:.2f} | "
-                  f"{ratio['acceleration']:.2f} |", flush=True)
+            r = evaluate(blurred, decoded)
+            cov = [p["coverage"] for p in r["per_sample"]]
+            print(f"| {level + 1} | {n} | {r['coverage']:.3f} ({min(cov):.2f}–{max(cov):.2f}) | "
+                  f"{r['global_diversity']:.3f} | {r['local_diversity']:.3f} | {ratio['body_speed']:.2f} | "
+                  f"{ratio['root_speed']:.2f} | {ratio['acceleration']:.2f} |", flush=True)
         return
     if args.per_joint:
         samples = edit.sample(model, args.n, frames, ref.fps, torch.Generator().manual_seed(args.seed), foot_fix=False)
