@@ -51,8 +51,10 @@ def main():
     def score():
         out = resize(model.generate(20, 2 * t30, torch.Generator().manual_seed(0), upto=upto), 2 * t30)
         n = model.stage_lengths(t30)[upto - 1]
-        blurred = edit.to_motions(model, resize(resize(reference, n), t30), fps, motion.frames)[0]
-        samples = edit.to_motions(model, out, fps, 2 * motion.frames)
+        covered = int((t30 - 1) * fps / model.enc.fps) + 1  # source frames the model's frames reach (an even
+        # clip's last frame may fall past them)
+        blurred = edit.to_motions(model, resize(resize(reference, n), t30), fps, covered)[0]
+        samples = edit.to_motions(model, out, fps, int((2 * t30 - 1) * fps / model.enc.fps) + 1)
         report = evaluate(blurred, samples)
         report["amplitude"] = float(np.mean([amplitude(s) for s in samples]) / amplitude(blurred))
         return report
