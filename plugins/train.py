@@ -61,7 +61,7 @@ def register_commands(cli):
     @library_options
     def train(clips, output, resume, executor, address, cpus_per_job, gpus_per_job, max_retries, evaluate,
               **options):
-        """Train a model on CLIP (BVH, glTF or NPZ; one motion).
+        """Train a model on CLIP (BVH, glTF, NPZ or FBX; one motion).
 
         Several clips, a folder of clips, or - with -o FOLDER (a list of paths on stdin) train a library: one
         model per clip in FOLDER, on Ray where it is installed (see --executor), with FOLDER/manifest.jsonl
