@@ -147,7 +147,7 @@ def _decode(g: _Graph, x: str, enc) -> tuple[str, str, str | None]:
                 g.op("Concat", lead, g.const([J, 3, 3], np.int64), axis=0))
     where = {j: k for k, j in enumerate(enc.joints)}
     rotations = g.op("Gather", g.op("Concat", modelled, rest, axis=2),
-                     g.const([where.get(j, nj + j) for j in range(J)], np.int64), axis=2, )
+                     g.const([where.get(j, nj + j) for j in range(J)], np.int64), axis=2)
 
     # translations: offsets that move, the travel joint integrated from its velocities, the rest constant
     parts, where = [], {}
