@@ -194,45 +194,75 @@ def fit(model: Model, clip: torch.Tensor, device: str = "cpu", progress=None, ch
     return model
 
 
+COVERAGE_GIVEN = 0.02  # the most coverage calibration may give up for energy, against the training noise's
+
+
 def calibrate(model: Model, samples: int = 8, steps: int = 6) -> float:
     """Set ``model.temperature``, the first stage's sampling noise relative to training's, so that samples move as
-    much as the clip: their body speed (joints about the carrying joint, ``metrics.energy``) matches the clip's.
+    much as the clip — their body speed (joints about the carrying joint, ``metrics.energy``) matches the clip's —
+    without covering less of it: never more than ``COVERAGE_GIVEN`` below the coverage at the training noise.
 
     A GAN trained on one clip draws, from the noise it was trained with, motion whose poses spread ~30 % less than
     the clip's (measured on Salsa: the samples' body speed is ~0.7 of the clip's from the first level on, and falls
     as coverage rises); a noise a little larger restores the clip's energy at a small cost in coverage. On a nearly
     still clip it is the other way round (the elephant's idle: 1.68 of the clip's body speed at the training noise,
-    jitter rather than new poses), and a smaller noise calms it. Measured on samples twice the clip's length, as
-    ``eval`` draws them, before the foot clean-up (whose IK can move the legs of a poorly trained model more than
-    the noise does, so the knob would not be monotonic); bisection on [1, 2] when the samples move too little at 1,
-    on [0.25, 1] when they move too much, with a fixed seed (the same model gives the same temperature)."""
+    jitter rather than new poses), and a smaller noise calms it. Where more noise costs coverage fast (the crab:
+    0.74 at the training noise, 0.50 at the temperature that matched its body speed), the temperature stops where
+    coverage would fall by more than ``COVERAGE_GIVEN``: energy is not bought with the clip's content.
+    Measured on samples twice the clip's length, as ``eval`` draws them, before the foot clean-up (whose IK can move
+    the legs of a poorly trained model more than the noise does, so the knob would not be monotonic); bisection on
+    [1, 2] when the samples move too little at 1, on [0.25, 1] when they move too much, with a fixed seed (the same
+    model gives the same temperature)."""
     from . import edit
-    from .metrics import energy, feature_spec
+    from .metrics import COVERAGE_WINDOW, coverage, energy, feature_spec, features, frame_distances
 
     clip = model.clip.resampled(model.enc.fps)
     spec = feature_spec(clip)
     target = energy(clip, spec)["body_speed"]
+    reference = features(clip, spec)
     if target <= 0:
         return model.temperature
+    measured: dict[float, tuple[float, float]] = {}
 
+    def measure(t: float) -> tuple[float, float]:
+        """(body speed ratio, coverage) of the samples at temperature t."""
+        if t not in measured:
+            model.temperature = t
+            out = edit.sample(model, samples, 2 * clip.frames, model.enc.fps,
+                              torch.Generator().manual_seed(model.config.seed), foot_fix=False)
+            speed = float(np.mean([energy(m, spec)["body_speed"] for m in out])) / target
+            cov = (float(np.mean([coverage(frame_distances(reference, features(m, spec))) for m in out]))
+                   if len(reference) >= COVERAGE_WINDOW else 1.0)
+            measured[t] = (speed, cov)
+        return measured[t]
+
+    model.temperature = choose_temperature(measure, steps)
+    return model.temperature
+
+
+def choose_temperature(measure, steps: int = 6) -> float:
+    """The search ``calibrate`` does, given ``measure(t) -> (body speed ratio, coverage)`` at temperature t."""
     def ratio(t: float) -> float:
-        model.temperature = t
-        out = edit.sample(model, samples, 2 * clip.frames, model.enc.fps,
-                          torch.Generator().manual_seed(model.config.seed), foot_fix=False)
-        return float(np.mean([energy(m, spec)["body_speed"] for m in out])) / target
+        return measure(t)[0]
 
     low, high = (1.0, 2.0) if ratio(1.0) < 1.0 else (0.25, 1.0)
     if low == 1.0 and ratio(high) <= 1.0:
-        model.temperature = high
-        return high
-    if high == 1.0 and ratio(low) >= 1.0:
-        model.temperature = low
-        return low
+        found = high
+    elif high == 1.0 and ratio(low) >= 1.0:
+        found = low
+    else:
+        for _ in range(steps):
+            mid = 0.5 * (low + high)
+            low, high = (mid, high) if ratio(mid) < 1.0 else (low, mid)
+        found = round(0.5 * (low + high), 3)
+    floor = measure(1.0)[1] - COVERAGE_GIVEN
+    if found <= 1.0 or measure(found)[1] >= floor:
+        return found
+    low, high = 1.0, found  # coverage holds at low and not at high: the largest temperature where it holds
     for _ in range(steps):
         mid = 0.5 * (low + high)
-        low, high = (mid, high) if ratio(mid) < 1.0 else (low, mid)
-    model.temperature = round(0.5 * (low + high), 3)
-    return model.temperature
+        low, high = (mid, high) if measure(mid)[1] >= floor else (low, mid)
+    return float(np.floor(low * 1000) / 1000)  # rounded down: still where coverage holds
 
 
 def _stage(model: Model, s: int, x, z, reals, noise: bool):
