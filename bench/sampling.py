@@ -51,8 +51,11 @@ def main():
 
     def row(label, samples):
         r = evaluate(ref, samples)
+        def ratio(v):
+            return f"{v:.2f}" if v is not None else "–"  # no travel in the clip: no root travel ratio
+
         print(f"| {label} | {r['coverage']:.3f} | {r['global_diversity']:.3f} | {r['local_diversity']:.3f} | "
-              f"{r['body_speed']:.2f} | {r['root_speed']:.2f} | {r['acceleration']:.2f} | {r['foot_skating']:.2f} |",
+              + " | ".join(ratio(r[k]) for k in ("body_speed", "root_speed", "acceleration", "foot_skating")) + " |",
               flush=True)
 
     head = ("|---|---|---|---|---|---|---|---|")
