@@ -4,7 +4,8 @@ files; the motions cross as BVH, which Blender reads and writes itself.
 
     SCRIPT write OUT.fbx FRAMES FPS IN0.bvh [IN1.bvh ...]   each BVH an armature (metres, Y up), baked into one take
     SCRIPT read IN.fbx OUTDIR                               each armature's bones' world matrices, rest and per
-                                                            frame, to OUTDIR/NNN.npz (Blender's world: metres, Z up)
+                                                            frame of each take, to OUTDIR/NNN.npz (Blender's
+                                                            world: metres, Z up)
 
 Prints one line ``MOTIONKIT_FBX {json}`` with what it did, or ``MOTIONKIT_FBX_ERROR message`` and exits 3."""
 import json
@@ -44,6 +45,15 @@ def write(out: str, frames: int, fps: float, sources: list[str]):
     print("MOTIONKIT_FBX " + json.dumps({"armatures": len(sources), "frames": frames}), flush=True)
 
 
+def takes(arm) -> list:
+    """The armature's takes: the action Blender's importer assigned, then the file's other takes of this armature
+    (the importer names them ``ARMATURE|...|TAKE``)."""
+    first = arm.animation_data.action if arm.animation_data else None
+    others = sorted((a for a in bpy.data.actions if a.name.startswith(arm.name + "|") and a != first),
+                    key=lambda a: a.name)
+    return ([first] if first is not None else []) + others or [None]
+
+
 def read(src: str, outdir: str):
     import numpy as np
 
@@ -57,8 +67,12 @@ def read(src: str, outdir: str):
     if not arms:
         fail("no armature in the file")
     written = []
-    for k, arm in enumerate(arms):
-        action = arm.animation_data.action if arm.animation_data else None
+    for arm, action in [(arm, action) for arm in arms for action in takes(arm)]:
+        k = len(written)
+        if action is not None:
+            arm.animation_data.action = action
+            if getattr(arm.animation_data, "action_slot", None) is None and getattr(action, "slots", None):
+                arm.animation_data.action_slot = action.slots[0]  # Blender 4.4+: an action animates through a slot
         start, end = (int(round(action.frame_range[0])), int(round(action.frame_range[1]))) if action else (1, 1)
         bones = list(arm.data.bones)
         index = {b.name: i for i, b in enumerate(bones)}
@@ -74,8 +88,10 @@ def read(src: str, outdir: str):
             world[f] = np.stack([mw @ np.array(p.matrix) for p in pose])
         path = os.path.join(outdir, f"{k:03d}.npz")
         np.savez(path, rest=rest, world=world, parents=np.array(parents, dtype=np.int64))
-        written.append({"name": arm.name, "path": path, "bones": [b.name for b in bones],
-                        "action": action.name if action else None, "frames": frames})
+        many = len(takes(arm)) > 1
+        written.append({"name": action.name.rsplit("|", 1)[-1] if many else arm.name, "path": path,
+                        "bones": [b.name for b in bones], "action": action.name if action else None,
+                        "frames": frames})
     print("MOTIONKIT_FBX " + json.dumps({"fps": scene.render.fps / scene.render.fps_base,
                                          "armatures": written}), flush=True)
 

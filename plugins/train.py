@@ -98,7 +98,12 @@ def train_clip(clip, output, options: dict, resume: bool = False, quiet: bool = 
     refuse_overwriting_input(output, (clip,))
     dev = pick_device(o["device"] or "auto")
     torch.set_num_threads(threads or max(1, len(os.sched_getaffinity(0))))
-    motion = read_motions(clip)[0]  # on --resume, the clip the model was trained on
+    motions = read_motions(clip)
+    motion = motions[0]  # on --resume, the clip the model was trained on
+    if len(motions) > 1 and not quiet:  # an FBX's takes, an NPZ batch: say which one trains
+        click.echo(f"{clip} holds {len(motions)} motions ({', '.join(m.name or '?' for m in motions[:4])}"
+                   f"{', …' if len(motions) > 4 else ''}): training on the first; `motionkit convert {clip} -o "
+                   "'part_%s.bvh'` splits them", err=True)
     if o["frames"]:
         motion = motion.slice(*parse_range(o["frames"], motion.frames))
     if resume:

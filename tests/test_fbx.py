@@ -87,3 +87,25 @@ def test_a_writer_error_names_the_output(tmp_path):
     env = {**os.environ, "MOTIONKIT_BLENDER": str(tmp_path / "no-blender"), "PATH": "/usr/bin:/bin"}
     r = run_process("convert", clip("Xia_proud"), "-o", tmp_path / "named.fbx", check=False, env=env)
     assert r.returncode == 1 and b"error: " + str(tmp_path / "named.fbx").encode() + b": FBX needs Blender" in r.stderr
+
+
+def test_every_take_of_an_armature_is_a_motion(tmp_path):
+    """A file with two takes of one armature (written by Blender itself) reads as two motions named after the
+    takes, each with its own frames; `convert -o 'take_%s.bvh'` splits them, so any take can be trained."""
+    import subprocess
+
+    from test_blender import ROOT
+
+    a, b = (read_motions(str(clip(n)))[0] for n in ("Xia_normal", "Xia_proud"))
+    fbx = tmp_path / "two.fbx"
+    subprocess.run([blender_python(), str(ROOT / "tests" / "blender_takes.py"), str(clip("Xia_normal")),
+                    str(clip("Xia_proud")), "120", str(fbx)], check=True, capture_output=True, timeout=600)
+    run_cli("convert", fbx, "-o", tmp_path / "take_%s.bvh")
+    r = run_cli("train", fbx, "-o", tmp_path / "m.mkm", "--iterations", "1", "--no-plots", cwd=tmp_path)
+    assert b"holds 2 motions (Xia_normal, Xia_proud): training on the first" in r.stderr
+    for m in (a, b):
+        back = read_motions(str(tmp_path / f"take_{m.name}.bvh"))[0]
+        idx = [back.skeleton.names.index(n) for n in m.skeleton.names]
+        assert back.frames == m.frames  # in the file's own units here: Blender imported the BVH unscaled
+        err = np.abs(back.world_positions()[:, idx] - m.world_positions()).max() / m.skeleton.height()
+        assert err < 1e-3
