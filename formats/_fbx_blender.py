@@ -3,7 +3,7 @@ motionkit: Blender is GPL and lives in its own process. motionkit's ``formats/fb
 files; the motions cross as BVH, which Blender reads and writes itself.
 
     SCRIPT write OUT.fbx FRAMES FPS IN0.bvh [IN1.bvh ...]   each BVH an armature (metres, Y up), baked into one take
-    SCRIPT read IN.fbx OUTDIR                               each armature's bones' world matrices, rest and per
+    SCRIPT read IN.fbx OUTDIR MAXFRAMES MAXJOINTS MAXVALUES  each armature's bones' world matrices, rest and per
                                                             frame of each take, to OUTDIR/NNN.npz (Blender's
                                                             world: metres, Z up)
 
@@ -54,7 +54,7 @@ def takes(arm) -> list:
     return ([first] if first is not None else []) + others or [None]
 
 
-def read(src: str, outdir: str):
+def read(src: str, outdir: str, max_frames: int, max_joints: int, max_values: int):
     import numpy as np
 
     try:
@@ -75,6 +75,10 @@ def read(src: str, outdir: str):
                 arm.animation_data.action_slot = action.slots[0]  # Blender 4.4+: an action animates through a slot
         start, end = (int(round(action.frame_range[0])), int(round(action.frame_range[1]))) if action else (1, 1)
         bones = list(arm.data.bones)
+        size = (end - start + 1) * len(bones)
+        if not 0 < end - start + 1 <= max_frames or len(bones) > max_joints or size > max_values:  # before allocating
+            fail(f"armature {arm.name!r}: {end - start + 1} frames of {len(bones)} bones is beyond the limits "
+                 f"({max_frames} frames, {max_joints} joints, {max_values} values: MOTIONKIT_MAX_*)")
         index = {b.name: i for i, b in enumerate(bones)}
         parents = [index[b.parent.name] if b.parent else -1 for b in bones]
         mw = np.array(arm.matrix_world)
@@ -102,7 +106,7 @@ def main():
     if args[0] == "write":
         write(args[1], int(args[2]), float(args[3]), args[4:])
     else:
-        read(args[1], args[2])
+        read(args[1], args[2], int(args[3]), int(args[4]), int(args[5]))
 
 
 main()

@@ -6,8 +6,9 @@ Which Blender: ``$MOTIONKIT_BLENDER`` — a ``blender`` executable, or a Python 
 bpy`` in a venv of its own) — else ``blender`` on the PATH. Without one, reading or writing FBX is a one-line error
 that says how to get it.
 
-- Reading: every armature of the file with its action (Blender's importer takes the file's animation), baked to
-  per-frame local rotations and translations, the whole skeleton, in metres (Blender applies the file's units),
+- Reading: every armature of the file and every take of it (one motion each), baked to per-frame local
+  rotations and translations (frames and bones checked against motionkit's limits before Blender samples them),
+  the whole skeleton, in metres (Blender applies the file's units),
   at the file's frame rate; Blender's Z-up world is turned back to Y-up. Several armatures are several motions.
 - Writing: each motion an armature (named after it) with its animation baked at the motion's frame rate into one
   take, in metres (units guessed from the body height as for glTF, or ``--scale``), Y up as FBX DCCs expect.
@@ -24,7 +25,7 @@ import tempfile
 
 import numpy as np
 
-from motionkit import Format, anatomy, hookimpl
+from motionkit import Format, anatomy, hookimpl, limits
 from motionkit import rotations as rot
 from motionkit.errors import MotionkitError
 from motionkit.motion import Motion
@@ -125,10 +126,9 @@ def read(data: bytes, source: str = "-") -> list[Motion]:
         path = os.path.join(tmp, "in.fbx")
         with open(path, "wb") as fh:
             fh.write(data)
-        done = _run(["read", path, tmp], source)
-        fps = float(done["fps"])
-        if not (np.isfinite(fps) and fps > 0):
-            raise MotionkitError(f"frame rate {fps!r}", source)
+        done = _run(["read", path, tmp, str(limits.limit("MOTIONKIT_MAX_FRAMES")),
+                     str(limits.limit("MOTIONKIT_MAX_JOINTS")), str(limits.limit("MOTIONKIT_MAX_VALUES"))], source)
+        fps = limits.check_fps(done["fps"], source)
         motions = []
         for a in done["armatures"]:
             with np.load(a["path"], allow_pickle=False) as z:

@@ -109,3 +109,11 @@ def test_every_take_of_an_armature_is_a_motion(tmp_path):
         assert back.frames == m.frames  # in the file's own units here: Blender imported the BVH unscaled
         err = np.abs(back.world_positions()[:, idx] - m.world_positions()).max() / m.skeleton.height()
         assert err < 1e-3
+
+
+def test_a_take_beyond_the_limits_is_refused_before_it_is_sampled(tmp_path):
+    run_cli("convert", clip("Xia_proud"), "-o", tmp_path / "x.fbx")
+    env = {**os.environ, "MOTIONKIT_MAX_FRAMES": "100"}
+    r = run_process("convert", tmp_path / "x.fbx", "-o", tmp_path / "out.bvh", check=False, env=env)
+    assert r.returncode == 1 and b"x.fbx" in r.stderr and b"beyond the limits" in r.stderr
+    assert b"Traceback" not in r.stderr and not (tmp_path / "out.bvh").exists()
