@@ -25,6 +25,10 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 
 
+KEYS = ("coverage", "global_diversity", "local_diversity", "inter_diversity", "body_speed", "root_speed",
+        "acceleration", "foot_skating", "reference_spread")  # what each row keeps of `eval --json`
+
+
 def prepare(spec: str, workdir: str, rerig: bool) -> tuple[str, str]:
     """(label, path of the clip to train on) for CLIP, CLIP:START:STOP or example:SECONDS."""
     if spec.startswith("example:"):
@@ -75,12 +79,10 @@ def run(label: str, clip: str, budget: float, preset: str, workdir: str, extra: 
     out = subprocess.run(["motionkit", "eval", "-m", model, "-n", "20", "--length", "2x", "--json"], check=True,
                          cwd=workdir, capture_output=True, text=True).stdout
     r = json.loads(out)
-    keys = ("coverage", "global_diversity", "local_diversity", "inter_diversity", "body_speed", "root_speed",
-            "acceleration", "foot_skating", "reference_spread")
     with open(model, "rb") as fh:
         temperature = modelfile.loads(fh.read()).temperature
     return dict(clip=label, budget=budget, iterations=its, extra=extra, wall_s=wall, temperature=temperature,
-                peak_mb=usage.ru_maxrss / 1024, **{k: r[k] for k in keys})
+                peak_mb=usage.ru_maxrss / 1024, **{k: r[k] for k in KEYS})
 
 
 def recalibrated(path: str, workdir: str) -> dict:
@@ -97,11 +99,9 @@ def recalibrated(path: str, workdir: str) -> dict:
         fh.write(modelfile.dumps(model))
     r = json.loads(subprocess.run(["motionkit", "eval", "-m", out, "-n", "20", "--length", "2x", "--json"],
                                   check=True, cwd=workdir, capture_output=True, text=True).stdout)
-    keys = ("coverage", "global_diversity", "local_diversity", "inter_diversity", "body_speed", "root_speed",
-            "acceleration", "foot_skating", "reference_spread")
     return dict(clip=os.path.basename(path) + " (recalibrated)", budget=1.0, iterations=model.config.iterations,
                 extra=[], wall_s=float("nan"), peak_mb=float("nan"), temperature=model.temperature,
-                **{k: r[k] for k in keys})
+                **{k: r[k] for k in KEYS})
 
 
 def main():
