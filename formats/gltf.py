@@ -14,38 +14,41 @@ import json
 import struct
 
 import numpy as np
-import pygltflib as g
 
 from motionkit import Format, anatomy, hookimpl, limits
 from motionkit import rotations as rot
 from motionkit.errors import MotionkitError
 from motionkit.motion import Motion, Skeleton
 
-_FLOAT = g.FLOAT
+_FLOAT = 5126  # componentType FLOAT
 
 
 class _Builder:
-    """Packs numpy arrays into one buffer and makes accessors for them."""
+    """Packs numpy arrays into one buffer and makes accessors for them (the document is plain JSON values: building
+    pygltflib's objects and turning them back into JSON took most of a 50-character crowd's writing time)."""
 
-    def __init__(self, gltf: g.GLTF2):
-        self.gltf = gltf
-        self.blob = bytearray()
+    def __init__(self, doc: dict):
+        self.doc = doc
+        self.parts: list[bytes] = []
+        self.size = 0
 
     def add(self, array: np.ndarray, kind: str, minmax: bool = False) -> int:
         array = np.ascontiguousarray(array, dtype=np.float32)
-        while len(self.blob) % 4:
-            self.blob.append(0)
-        offset = len(self.blob)
-        self.blob.extend(array.tobytes())
-        self.gltf.bufferViews.append(g.BufferView(buffer=0, byteOffset=offset, byteLength=array.nbytes))
+        data = array.tobytes()  # float32: every view stays 4-byte aligned
+        self.doc["bufferViews"].append({"buffer": 0, "byteOffset": self.size, "byteLength": len(data)})
+        self.parts.append(data)
+        self.size += len(data)
         count = array.shape[0]
-        acc = g.Accessor(bufferView=len(self.gltf.bufferViews) - 1, componentType=_FLOAT, count=count, type=kind)
+        acc = {"bufferView": len(self.doc["bufferViews"]) - 1, "componentType": _FLOAT, "count": count, "type": kind}
         if minmax:
             flat = array.reshape(count, -1)
-            acc.min = flat.min(axis=0).astype(float).tolist()
-            acc.max = flat.max(axis=0).astype(float).tolist()
-        self.gltf.accessors.append(acc)
-        return len(self.gltf.accessors) - 1
+            acc["min"] = flat.min(axis=0).astype(float).tolist()
+            acc["max"] = flat.max(axis=0).astype(float).tolist()
+        self.doc["accessors"].append(acc)
+        return len(self.doc["accessors"]) - 1
+
+    def blob(self) -> bytes:
+        return b"".join(self.parts)
 
 
 def default_placements(motions: list[Motion], scales: list[float]) -> list[np.ndarray]:
@@ -60,85 +63,83 @@ def default_placements(motions: list[Motion], scales: list[float]) -> list[np.nd
     return [np.array([i * step, 0.0, 0.0]) for i in range(len(motions))]
 
 
-def build(motions: list[Motion], options: dict | None = None) -> tuple[g.GLTF2, bytes]:
+def _floats(values) -> list[float]:
+    return [float(x) for x in values]
+
+
+def build(motions: list[Motion], options: dict | None = None) -> tuple[dict, bytes]:
+    """The glTF document (plain JSON values, no buffers yet) and its binary buffer."""
     options = options or {}
-    gltf = g.GLTF2(asset=g.Asset(generator="motionkit", version="2.0"), scene=0, scenes=[g.Scene(nodes=[])])
-    b = _Builder(gltf)
+    doc = {"asset": {"generator": "motionkit", "version": "2.0"}, "scene": 0, "scenes": [{"nodes": []}],
+           "nodes": [], "skins": [], "animations": [], "accessors": [], "bufferViews": []}
+    b = _Builder(doc)
     units: dict[int, float] = {}  # one guess per skeleton (a crowd's characters share theirs)
     scales = [options["scale"] if options.get("scale") else units.setdefault(
         id(m.skeleton), anatomy.guess_units(anatomy.body_height(m))[1]) for m in motions]
     placements = options.get("placements") or default_placements(motions, scales)
-    anim = g.Animation(name="motionkit", samplers=[], channels=[])
+    samplers, channels = [], []
     times: dict[tuple[int, float], int] = {}
+    nodes = doc["nodes"]
     for ci, (m, scale, place) in enumerate(zip(motions, scales, placements)):
         sk = m.skeleton
         key = (m.frames, m.fps)
         if key not in times:
-            times[key] = b.add(np.arange(m.frames) / m.fps, g.SCALAR, minmax=True)
+            times[key] = b.add(np.arange(m.frames) / m.fps, "SCALAR", minmax=True)
         t_acc = times[key]
-        base = len(gltf.nodes) + 1  # joint j is node base + j; the placement node comes first
+        base = len(nodes) + 1  # joint j is node base + j; the placement node comes first
         extras = {"motionkit": {"unit_scale": scale, "name": m.name, "fps": m.fps, "metadata": m.metadata,
                                 "channels": [list(c) for c in sk.channels],
                                 "end_sites": {str(k): v.tolist() for k, v in sk.end_sites.items()}}}
-        gltf.nodes.append(g.Node(name=m.name or f"character_{ci}", translation=[float(x) for x in place],
-                                 children=[base], extras=extras))
-        gltf.scenes[0].nodes.append(base - 1)
+        nodes.append({"name": m.name or f"character_{ci}", "translation": _floats(place), "children": [base],
+                      "extras": extras})
+        doc["scenes"][0]["nodes"].append(base - 1)
         kids = sk.children
+        offsets = (np.asarray(sk.offsets, dtype=float) * scale).tolist()
         for j in range(len(sk)):
-            node = g.Node(name=sk.names[j], translation=[float(x) for x in sk.offsets[j] * scale])
+            node = {"name": sk.names[j], "translation": offsets[j]}
             if kids[j]:
-                node.children = [base + k for k in kids[j]]
-            gltf.nodes.append(node)
+                node["children"] = [base + k for k in kids[j]]
+            nodes.append(node)
         rest = sk.rest_positions() * scale + place
         ibm = np.tile(np.eye(4), (len(sk), 1, 1))
         ibm[:, :3, 3] = -rest
         # glTF matrices are column-major: transpose each before flattening.
-        skin_acc = b.add(ibm.transpose(0, 2, 1).reshape(len(sk), 16), g.MAT4)
-        gltf.skins.append(g.Skin(name=(m.name or f"character_{ci}") + "_skin", joints=list(range(base, base + len(sk))),
-                                 skeleton=base, inverseBindMatrices=skin_acc))
+        skin_acc = b.add(ibm.transpose(0, 2, 1).reshape(len(sk), 16), "MAT4")
+        doc["skins"].append({"name": (m.name or f"character_{ci}") + "_skin", "joints": list(range(base, base + len(sk))),
+                             "skeleton": base, "inverseBindMatrices": skin_acc})
         quats = rot.make_continuous(rot.normalize(m.rotations), axis=0)[..., [1, 2, 3, 0]]  # wxyz → xyzw
         moving = np.abs(m.translations - sk.offsets).max(axis=(0, 2)) > 1e-9  # one test for all joints
         for j in range(len(sk)):
-            anim.samplers.append(g.AnimationSampler(input=t_acc, output=b.add(quats[:, j], g.VEC4), interpolation="LINEAR"))
-            anim.channels.append(g.AnimationChannel(sampler=len(anim.samplers) - 1,
-                                                    target=g.AnimationChannelTarget(node=base + j, path="rotation")))
+            samplers.append({"input": t_acc, "output": b.add(quats[:, j], "VEC4"), "interpolation": "LINEAR"})
+            channels.append({"sampler": len(samplers) - 1, "target": {"node": base + j, "path": "rotation"}})
             if j == 0 or moving[j] or sk.has_position(j):
-                anim.samplers.append(g.AnimationSampler(input=t_acc, output=b.add(m.translations[:, j] * scale, g.VEC3),
-                                                        interpolation="LINEAR"))
-                anim.channels.append(g.AnimationChannel(sampler=len(anim.samplers) - 1,
-                                                        target=g.AnimationChannelTarget(node=base + j, path="translation")))
-    gltf.animations.append(anim)
-    return gltf, bytes(b.blob)
+                samplers.append({"input": t_acc, "output": b.add(m.translations[:, j] * scale, "VEC3"),
+                                 "interpolation": "LINEAR"})
+                channels.append({"sampler": len(samplers) - 1, "target": {"node": base + j, "path": "translation"}})
+    doc["animations"].append({"name": "motionkit", "samplers": samplers, "channels": channels})
+    for key in ("skins", "animations", "accessors", "bufferViews"):  # glTF forbids empty arrays
+        if not doc[key]:
+            del doc[key]
+    return doc, b.blob()
 
 
-def _plain(obj):
-    """pygltflib's objects as plain JSON values, empty values left out (what
-    pygltflib's own to_json writes, ~10x faster: its generic asdict dominated writing a 50-character crowd)."""
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items() if not _empty(v)}
-    if hasattr(obj, "__dataclass_fields__"):
-        return {name: _plain(getattr(obj, name)) for name in obj.__dataclass_fields__
-                if not name.startswith("_") and not _empty(getattr(obj, name))}
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
+def _plain(value):
+    """numpy values that reach the document through a motion's metadata, as JSON values."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not a JSON value")
 
 
-def _empty(v) -> bool:
-    """glTF forbids empty entities: None, [] and {} are left out."""
-    return v is None or (isinstance(v, (list, tuple, dict)) and len(v) == 0)
-
-
-def _json(gltf) -> bytes:
-    return json.dumps(_plain(gltf), separators=(",", ":")).encode("utf-8")
+def _json(doc: dict) -> bytes:
+    return json.dumps(doc, separators=(",", ":"), default=_plain).encode("utf-8")
 
 
 def write_glb(motions: list[Motion], options: dict | None = None) -> bytes:
-    gltf, blob = build(motions, options)
-    gltf.buffers = [g.Buffer(byteLength=len(blob))]
-    text = _json(gltf)
+    doc, blob = build(motions, options)
+    doc["buffers"] = [{"byteLength": len(blob)}]
+    text = _json(doc)
     text += b" " * (-len(text) % 4)
     blob = blob + b"\0" * (-len(blob) % 4)
     total = 12 + 8 + len(text) + 8 + len(blob)
@@ -147,10 +148,10 @@ def write_glb(motions: list[Motion], options: dict | None = None) -> bytes:
 
 
 def write_gltf(motions: list[Motion], options: dict | None = None) -> bytes:
-    gltf, blob = build(motions, options)
+    doc, blob = build(motions, options)
     uri = "data:application/octet-stream;base64," + base64.b64encode(blob).decode("ascii")
-    gltf.buffers = [g.Buffer(byteLength=len(blob), uri=uri)]
-    return _json(gltf)
+    doc["buffers"] = [{"byteLength": len(blob), "uri": uri}]
+    return _json(doc)
 
 
 # ---------------------------------------------------------------- reader
