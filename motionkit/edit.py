@@ -26,7 +26,7 @@ from . import rotations as rot
 from .errors import MotionkitError
 from .footfix import fix_feet
 from .model import Injection, Model, resize
-from .motion import Motion
+from .motion import Motion, world_transforms_many
 
 FEATHER = 4  # frames (at 30 fps) over which a kept region fades into a generated one
 
@@ -92,10 +92,11 @@ def sample(model: Model, n: int, frames: int, fps: float | None = None, rng: tor
     model predicts contact (``foot_fix``). Each motion's metadata is ``metadata`` plus its ``index``."""
     fps = model.source_fps if fps is None else fps
     x = synthesize(model, n, model_frames(model, frames, fps), rng)
+    motions = to_motions(model, x, fps, frames)
+    if foot_fix:
+        motions = [fix_feet(m, world=w) for m, w in zip(motions, world_transforms_many(motions))]
     out = []
-    for i, m in enumerate(to_motions(model, x, fps, frames)):
-        if foot_fix:
-            m = fix_feet(m)
+    for i, m in enumerate(motions):
         meta = {**(metadata or {}), "index": i, "contacts": m.metadata["contacts"]}
         out.append(m.replace(name=f"{name}_{i:03d}", metadata=meta))
     return out

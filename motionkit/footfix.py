@@ -99,17 +99,19 @@ def _two_bone(a, b, c, t, a_gr, b_gr, eps=1e-8):
     return rot.multiply(r0, r2), r1
 
 
-def fix_feet(motion: Motion, contacts: dict[str, list[int]] | None = None, fade: int | None = None) -> Motion:
+def fix_feet(motion: Motion, contacts: dict[str, list[int]] | None = None, fade: int | None = None,
+             world: tuple[np.ndarray, np.ndarray] | None = None) -> Motion:
     """A copy of ``motion`` with each contact tip held still while its label says it is on the ground.
 
-    ``contacts`` maps contact joint names to per-frame 0/1 labels (default: ``motion.metadata["contacts"]``)."""
+    ``contacts`` maps contact joint names to per-frame 0/1 labels (default: ``motion.metadata["contacts"]``);
+    ``world``: the motion's ``world_transforms()`` when the caller has them already (a batch computes them once)."""
     contacts = motion.metadata.get("contacts", {}) if contacts is None else contacts
     if not contacts or motion.frames < 2:
         return motion
     sk = motion.skeleton
     fade = int(round(FADE * motion.fps / 30.0)) if fade is None else fade
     rotations = motion.rotations.copy()
-    wr, wp = motion.world_transforms()  # limbs are disjoint subtrees: one FK serves them all
+    wr, wp = motion.world_transforms() if world is None else world  # limbs are disjoint: one FK serves all
     for name, labels in contacts.items():
         j = sk.index(name)
         chain = limb(motion, j)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from .anatomy import body_height
-from .motion import Motion
+from .motion import Motion, world_transforms_many
 
 
 def footprint(m: Motion) -> tuple[np.ndarray, np.ndarray]:
@@ -16,13 +16,22 @@ def footprint(m: Motion) -> tuple[np.ndarray, np.ndarray]:
     return xz.min(axis=0), xz.max(axis=0)
 
 
+def footprints(motions: list[Motion]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each motion's footprint (one forward kinematics for a crowd on one skeleton)."""
+    out = []
+    for _, wp in world_transforms_many(motions):
+        xz = wp[:, :, [0, 2]].reshape(-1, 2)
+        out.append((xz.min(axis=0), xz.max(axis=0)))
+    return out
+
+
 def place_crowd(motions: list[Motion], layout: str = "grid", margin: float | None = None,
           rng: np.random.Generator | None = None) -> list[Motion]:
     """The motions moved on the ground (root x/z) so that no two footprints (plus ``margin``, in the motions'
     units; default a quarter of the skeleton's height) overlap. Footprint centres go to the layout's cells."""
     if not motions:
         return []
-    boxes = [footprint(m) for m in motions]
+    boxes = footprints(motions)
     margin = 0.25 * body_height(motions[0]) if margin is None else margin
     cell = max(float(np.max(hi - lo)) for lo, hi in boxes) + margin  # square cells hold any footprint
     n = len(motions)

@@ -108,3 +108,21 @@ def test_contacts_fall_back_to_the_motion_when_the_rest_pose_does_not_stand():
     rots[:, 2] = rot.from_euler(np.stack([80 * (1 + np.sin(2 * np.pi * t)) / 2], -1), "Z")
     m = Motion.from_root_motion(sk, rots, np.tile([0, 1, 0], (60, 1)), 30.0)
     assert anatomy.guess_contacts(m) == [1]
+
+
+def test_batched_forward_kinematics_matches_each_motion_and_bvhio():
+    """A crowd's characters go through one forward kinematics (frames laid end to end): each motion's world
+    transforms must be exactly its own, whatever the lengths, and a skeleton that hangs differently is not mixed
+    (the FK itself is checked against bvhio on every clip in test_bvh.py)."""
+    from motionkit.motion import world_transforms_many
+
+    salsa = read_motions(str(clip("Joe_Salsa-Dancing-6")))[0]
+    crab = read_motions(str(clip("Crabnew_Crab-dance-long")))[0]
+    motions = [salsa.slice(0, 50), salsa.slice(200, 233), salsa.slice(400, 401), crab.slice(0, 20)]
+    batched = world_transforms_many(motions)
+    assert len(batched) == len(motions)
+    for m, (wr, wp) in zip(motions, batched):
+        own_r, own_p = m.world_transforms()
+        assert wr.shape == own_r.shape and wp.shape == own_p.shape
+        np.testing.assert_allclose(wr, own_r, atol=1e-12)
+        np.testing.assert_allclose(wp, own_p, atol=1e-9)
