@@ -56,6 +56,8 @@ class Config:
     stages_per_level: int = 2
     window: int = PRESETS["fast"]["window"]  # train each level on random windows this long at its last stage
                                              # (frames; 0: the whole clip)
+    stretch: float = PRESETS["fast"].get("stretch", 1.0)  # a level whose samples still cover more of the clip
+    # at its budget trains on, up to this multiple of it (``train.keep_training``); 1: fixed budgets
     seed: int = 0
 
     @classmethod

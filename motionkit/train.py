@@ -142,7 +142,10 @@ def fit(model: Model, clip: torch.Tensor, device: str = "cpu", progress=None, ch
         with torch.no_grad():  # the frozen levels' reconstruction path is fixed
             rec_in = _run(model, range(stages[0]), z_star, reals, noise=False)
         windowed = cfg.window and cfg.window < model.lengths[stages[-1]]
-        for it in range(1, total + 1):
+        probe = Probe(model, clip, stages[-1] + 1) if cfg.stretch > 1 and model.clip is not None else None
+        it = 0
+        while it < total or (probe is not None and probe.keep_training(it, total, cfg.stretch)):
+            it += 1
             # Frozen earlier stages: a fresh random path each iteration, without gradients.
             with torch.no_grad():
                 z0 = draw_noise(cfg, (b, clip.shape[1], model.lengths[0]), device=device)
@@ -179,7 +182,9 @@ def fit(model: Model, clip: torch.Tensor, device: str = "cpu", progress=None, ch
             loss_g.backward()
             opt_g.step()
             if progress is not None:
-                progress(li, it, total, {"d": loss_d.item(), "adv": adv.item(), "rec": rec.item(), "contact": float(con.detach()) if torch.is_tensor(con) else float(con)})
+                progress(li, it, max(it, total), {"d": loss_d.item(), "adv": adv.item(), "rec": rec.item(), "contact": float(con.detach()) if torch.is_tensor(con) else float(con)})
+        if probe is not None:
+            model.provenance.setdefault("levels", {})[str(li + 1)] = {"iterations": it, "coverage": probe.history}
         for s in stages:
             model.generators[s].requires_grad_(False)
         model.trained_levels = li + 1
@@ -192,6 +197,54 @@ def fit(model: Model, clip: torch.Tensor, device: str = "cpu", progress=None, ch
         if checkpoint is not None:  # the file must carry the temperature, not only this process's model
             checkpoint(model)
     return model
+
+
+class Probe:
+    """How much of the clip the stages trained so far cover, while a level trains: the rule that lets a level
+    train past its budget on a clip that needs it, and never on one that does not.
+
+    GANimator's coverage (``metrics.coverage``) of ``SAMPLES`` samples at twice the clip's length, drawn with the
+    same noise at every check (so that two checks differ by what the level learnt, not by their draws), against
+    the clip blurred to the level's last stage (a coarse level cannot be asked for detail it does not model). At
+    the level's budget, and every quarter budget after it: go on while the last quarter gained at least
+    ``GAIN`` and coverage is under ``COVERED``, up to ``stretch`` times the budget."""
+
+    SAMPLES, GAIN, COVERED = 12, 0.01, 0.98
+
+    def __init__(self, model: Model, clip: torch.Tensor, upto: int):
+        from .metrics import feature_spec, features
+
+        self.model, self.upto = model, upto
+        self.frames = clip.shape[-1]
+        blurred = resize(resize(clip.detach().cpu(), model.lengths[upto - 1]), self.frames)
+        self.spec = feature_spec(model.clip)
+        self.reference = features(self._motions(blurred)[0], self.spec)
+        self.history: list[list[float]] = []  # [iteration, coverage] at each check
+
+    def _motions(self, x):
+        from . import edit
+
+        return edit.to_motions(self.model, x, self.model.enc.fps, x.shape[-1])
+
+    def coverage(self) -> float:
+        from .metrics import COVERAGE_WINDOW, coverage, features, frame_distances
+
+        if len(self.reference) < COVERAGE_WINDOW:
+            return 1.0
+        x = self.model.generate(self.SAMPLES, 2 * self.frames, torch.Generator().manual_seed(self.model.config.seed),
+                                upto=self.upto)
+        out = self._motions(resize(x.cpu(), 2 * self.frames))
+        return float(np.mean([coverage(frame_distances(self.reference, features(m, self.spec))) for m in out]))
+
+    def keep_training(self, it: int, budget: int, stretch: float) -> bool:
+        """Called after each iteration ``it`` ≥ ``budget``: train on?"""
+        if it >= stretch * budget:
+            return False
+        if (it - budget) % max(1, budget // 4) == 0:  # a check: at the budget, then every quarter of it
+            self.history.append([it, round(self.coverage(), 4)])
+            now = self.history[-1][1]
+            self.going = now < self.COVERED and (len(self.history) < 2 or now - self.history[-2][1] >= self.GAIN)
+        return self.going
 
 
 COVERAGE_GIVEN = 0.02  # the most coverage calibration may give up for energy, against the training noise's

@@ -24,7 +24,7 @@ def _floats(text):
 
 TRAINING_OPTIONS = ("preset", "iterations", "batch", "d_steps", "lambda_adv", "lambda_rec", "transfer_layers",
                     "window", "gp_every", "noise", "seed", "fps", "frames", "joints", "contacts", "device", "plots",
-                    "init")
+                    "init", "stretch")
 
 
 @hookimpl(tryfirst=True)  # a built-in: plugins registering the same name replace it
@@ -46,6 +46,9 @@ def register_commands(cli):
                   help="Gradient penalty on every Nth critic step only, scaled by N (lazy regularisation).")
     @click.option("--noise", type=click.Choice(["frame", "full"]), default=None,
                   help="Training/sampling noise: one value per frame for all channels (GANimator's), or per channel.")
+    @click.option("--stretch", type=click.FloatRange(min=1.0), default=None,
+                  help="A level whose samples still cover more of the clip at its budget trains on, up to this "
+                       "multiple of it (1: fixed budgets; default: the preset's).")
     @click.option("--seed", type=int, default=0, show_default=True)
     @click.option("--fps", type=FPS, default=30.0, show_default=True, help="Frame rate the model works at.")
     @click.option("--frames", default=None, help="Train on source frames START:STOP only.")
@@ -116,7 +119,7 @@ def train_clip(clip, output, options: dict, resume: bool = False, quiet: bool = 
         cfg = Config.from_preset(o["preset"] or "fast", iterations=its, batch=o["batch"], d_steps=o["d_steps"],
                                  lambda_adv=_floats(o["lambda_adv"]), lambda_rec=_floats(o["lambda_rec"]),
                                  transfer_layers=o["transfer_layers"], window=o["window"], gp_every=o["gp_every"],
-                                 noise=o["noise"], seed=o["seed"] or 0, fps=fps)
+                                 noise=o["noise"], seed=o["seed"] or 0, fps=fps, stretch=o["stretch"])
         if motion.duration * fps < 30:
             raise MotionkitError(f"{clip}: the clip is too short to train on (needs at least 1 s)")
         provenance = {"clip": os.path.basename(clip), "sha256": hashlib.sha256(read_bytes(clip)).hexdigest()
@@ -218,7 +221,8 @@ def _describe(model, motion, clip):
         f"pyramid    {model.n_stages} stages in {len(model.levels)} levels: {', '.join(map(str, model.lengths))} "
         f"frames; {enc.width} feature channels",
         f"recipe     {cfg.preset}: batch {cfg.batch}, {cfg.d_steps} critic steps, "
-        f"{' / '.join(map(str, cfg.iterations))} iterations per level",
+        f"{' / '.join(map(str, cfg.iterations))} iterations per level"
+        + (f" (up to {cfg.stretch:g}x where samples still cover more of the clip)" if cfg.stretch > 1 else ""),
     ]
     for line in lines:
         click.echo(line, err=True)

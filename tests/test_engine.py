@@ -297,3 +297,51 @@ def test_calibration_buys_energy_but_not_with_coverage(speed_at_1, coverage_slop
     t = choose_temperature(measure, steps=12)
     assert t == pytest.approx(expected, abs=2e-3)
     assert measure(t)[1] >= measure(1.0)[1] - COVERAGE_GIVEN - 1e-9
+
+
+def _stops_at(coverage_at, budget=100, stretch=3.0):
+    """Where a level stops under the probe's rule, given its coverage as a function of the iteration."""
+    from motionkit.train import Probe
+
+    probe = object.__new__(Probe)  # the rule alone: coverage is scripted
+    probe.history = []
+    probe.coverage = lambda: coverage_at(it)
+    it = budget
+    while probe.keep_training(it, budget, stretch):
+        it += 1
+    return it, probe.history
+
+
+@pytest.mark.parametrize("curve, stop", [
+    (lambda it: min(0.9, 0.4 + 0.002 * it), 275),  # rises 0.05 a quarter until 0.9 at 250: one flat quarter more
+    (lambda it: 0.985, 100),                        # covered at the budget: not one iteration more
+    (lambda it: 0.3 + 0.001 * it, 300),             # still rising 0.025 a quarter: the stretch is the limit
+    (lambda it: 0.8 - 0.0001 * it, 125),            # falling: one quarter to see it, then stop
+])
+def test_a_level_trains_on_only_while_its_samples_cover_more(curve, stop):
+    it, history = _stops_at(curve)
+    assert it == stop, history
+    assert [h[0] for h in history] == list(range(100, stop + 1, 25))[:len(history)]
+
+
+def test_stretched_training_records_its_checks_and_stays_reproducible():
+    """On a real clip: each level's checks (iteration, coverage) are kept in the model file, the level ends at a
+    check or at the stretch, and the same seed gives the same bytes; stretch 1 trains exactly the budgets."""
+    runs = []
+    for _ in range(2):
+        _, model, x = tiny(iterations=[8, 4, 4, 4], stretch=2.0)
+        counts = {}
+        fit(model, x, progress=lambda level, it, total, losses: counts.__setitem__(level, it))
+        runs.append(modelfile.dumps(model))
+        levels = model.provenance["levels"]
+        assert sorted(levels) == ["1", "2", "3", "4"]
+        for k, budget in zip("1234", [8, 4, 4, 4]):
+            run, checks = levels[k]["iterations"], levels[k]["coverage"]
+            assert counts[int(k) - 1] == run and budget <= run <= 2 * budget
+            assert checks[0][0] == budget and all(0.0 <= c <= 1.0 for _, c in checks)
+            assert run == checks[-1][0] or run == 2 * budget, (k, run, checks)
+    assert runs[0] == runs[1]
+    _, model, x = tiny(iterations=[5, 3, 3, 3], stretch=1.0)
+    counts = {}
+    fit(model, x, progress=lambda level, it, total, losses: counts.__setitem__(level, it))
+    assert counts == {0: 5, 1: 3, 2: 3, 3: 3} and "levels" not in model.provenance
