@@ -203,8 +203,10 @@ class Probe:
     """How much of the clip the stages trained so far cover, while a level trains: the rule that lets a level
     train past its budget on a clip that needs it, and never on one that does not.
 
-    GANimator's coverage (``metrics.coverage``) of ``SAMPLES`` samples at twice the clip's length, drawn with the
-    same noise at every check (so that two checks differ by what the level learnt, not by their draws), against
+    GANimator's coverage (``metrics.coverage``) of ``SAMPLES`` samples at twice the clip's length, the better of
+    the raw samples and the samples with their feet cleaned up as ``eval`` scores them (contact labels weigh: the
+    crab's finished samples cover 0.52 of it raw, 0.74 cleaned; its coarse level's 0.78 raw, 0.49 cleaned), drawn
+    with the same noise at every check (so that two checks differ by what the level learnt, not by their draws), against
     the clip blurred to the level's last stage (a coarse level cannot be asked for detail it does not model). At
     the level's budget, and every quarter budget after it: go on while the last quarter gained at least
     ``GAIN`` and coverage is under ``COVERED``, up to ``stretch`` times the budget."""
@@ -231,10 +233,15 @@ class Probe:
 
         if len(self.reference) < COVERAGE_WINDOW:
             return 1.0
+        from .footfix import fix_feet
+        from .motion import world_transforms_many
+
         x = self.model.generate(self.SAMPLES, 2 * self.frames, torch.Generator().manual_seed(self.model.config.seed),
                                 upto=self.upto)
-        out = self._motions(resize(x.cpu(), 2 * self.frames))
-        return float(np.mean([coverage(frame_distances(self.reference, features(m, self.spec))) for m in out]))
+        raw = self._motions(resize(x.cpu(), 2 * self.frames))
+        cleaned = [fix_feet(m, world=w) for m, w in zip(raw, world_transforms_many(raw))]  # as `eval` scores them
+        return max(float(np.mean([coverage(frame_distances(self.reference, features(m, self.spec))) for m in out]))
+                   for out in (raw, cleaned))
 
     def keep_training(self, it: int, budget: int, stretch: float) -> bool:
         """Called after each iteration ``it`` ≥ ``budget``: train on?"""

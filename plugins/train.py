@@ -154,9 +154,16 @@ def train_clip(clip, output, options: dict, resume: bool = False, quiet: bool = 
     clip_x = model.encode(motion)
     n_levels = len(model.levels)
     started = time.time()
+    said: dict[int, dict] = {}
 
     def save(m):
         atomic_write(output, dumps(m))
+        checks = m.provenance.get("levels", {}).get(str(m.trained_levels), {})
+        if checks and not quiet and checks is not said.get(m.trained_levels):  # what --stretch decided, once
+            said[m.trained_levels] = checks
+            click.echo(f"level {m.trained_levels}/{n_levels}: {checks['iterations']} iterations (budget "
+                       f"{m.config.iterations[min(m.trained_levels, len(m.config.iterations)) - 1]}); coverage "
+                       + " → ".join(f"{c:.2f}" for _, c in checks["coverage"]), err=True)
         if m.trained_levels < n_levels and not quiet:  # every level on disk samples, at its detail so far
             click.echo(f"level {m.trained_levels}/{n_levels} saved in {output} after {time.time() - started:.0f} s: "
                        f"`motionkit sample -m {output}` works now (coarser detail until training ends)",
