@@ -143,8 +143,8 @@ def fit(model: Model, clip: torch.Tensor, device: str = "cpu", progress=None, ch
             rec_in = _run(model, range(stages[0]), z_star, reals, noise=False)
         windowed = cfg.window and cfg.window < model.lengths[stages[-1]]
         probe = Probe(model, clip, stages[-1] + 1) if cfg.stretch > 1 and model.clip is not None else None
-        it = 0
-        while it < total or (probe is not None and probe.keep_training(it, total, cfg.stretch)):
+        it, going = 0, False
+        while it < total or going:
             it += 1
             # Frozen earlier stages: a fresh random path each iteration, without gradients.
             with torch.no_grad():
@@ -181,6 +181,8 @@ def fit(model: Model, clip: torch.Tensor, device: str = "cpu", progress=None, ch
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
+            if probe is not None:
+                going = probe.after(it, total, cfg.stretch)
             if progress is not None:
                 progress(li, it, max(it, total), {"d": loss_d.item(), "adv": adv.item(), "rec": rec.item(), "contact": float(con.detach()) if torch.is_tensor(con) else float(con)})
         if probe is not None:
@@ -206,10 +208,11 @@ class Probe:
     GANimator's coverage (``metrics.coverage``) of ``SAMPLES`` samples at twice the clip's length, the better of
     the raw samples and the samples with their feet cleaned up as ``eval`` scores them (contact labels weigh: the
     crab's finished samples cover 0.52 of it raw, 0.74 cleaned; its coarse level's 0.78 raw, 0.49 cleaned), drawn
-    with the same noise at every check (so that two checks differ by what the level learnt, not by their draws), against
-    the clip blurred to the level's last stage (a coarse level cannot be asked for detail it does not model). At
-    the level's budget, and every quarter budget after it: go on while the last quarter gained at least
-    ``GAIN`` and coverage is under ``COVERED``, up to ``stretch`` times the budget."""
+    with the same noise at every check (so that two checks differ by what the level learnt, not by their draws),
+    against the clip blurred to the level's last stage (a coarse level cannot be asked for detail it does not
+    model). Checked at three quarters of the budget and at the budget: a level that gained less than ``GAIN`` in
+    that last quarter, or covers ``COVERED``, stops at its budget as before (Salsa's levels do); otherwise it goes
+    on, a quarter budget at a time while each quarter gains ``GAIN``, up to ``stretch`` times the budget."""
 
     SAMPLES, GAIN, COVERED = 12, 0.01, 0.98
 
@@ -243,15 +246,15 @@ class Probe:
         return max(float(np.mean([coverage(frame_distances(self.reference, features(m, self.spec))) for m in out]))
                    for out in (raw, cleaned))
 
-    def keep_training(self, it: int, budget: int, stretch: float) -> bool:
-        """Called after each iteration ``it`` ≥ ``budget``: train on?"""
-        if it >= stretch * budget:
-            return False
-        if (it - budget) % max(1, budget // 4) == 0:  # a check: at the budget, then every quarter of it
+    def after(self, it: int, budget: int, stretch: float) -> bool:
+        """Called after each iteration ``it``: does the level train past ``budget``? Checks at three quarters of
+        the budget, at the budget, then every quarter: on while the last quarter gained ``GAIN``."""
+        quarter = max(1, budget // 4)
+        if it >= budget - quarter and (it - budget) % quarter == 0:
             self.history.append([it, round(self.coverage(), 4)])
             now = self.history[-1][1]
             self.going = now < self.COVERED and (len(self.history) < 2 or now - self.history[-2][1] >= self.GAIN)
-        return self.going
+        return it < budget or (self.going and it < stretch * budget)
 
 
 COVERAGE_GIVEN = 0.02  # the most coverage calibration may give up for energy, against the training noise's

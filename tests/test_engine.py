@@ -306,22 +306,25 @@ def _stops_at(coverage_at, budget=100, stretch=3.0):
     probe = object.__new__(Probe)  # the rule alone: coverage is scripted
     probe.history = []
     probe.coverage = lambda: coverage_at(it)
-    it = budget
-    while probe.keep_training(it, budget, stretch):
+    it = 0
+    while True:
         it += 1
-    return it, probe.history
+        if not probe.after(it, budget, stretch):
+            return it, probe.history
 
 
 @pytest.mark.parametrize("curve, stop", [
     (lambda it: min(0.9, 0.4 + 0.002 * it), 275),  # rises 0.05 a quarter until 0.9 at 250: one flat quarter more
     (lambda it: 0.985, 100),                        # covered at the budget: not one iteration more
+    (lambda it: 0.9 + 0.0002 * it, 100),            # gained 0.005 in the budget's last quarter: converged
     (lambda it: 0.3 + 0.001 * it, 300),             # still rising 0.025 a quarter: the stretch is the limit
-    (lambda it: 0.8 - 0.0001 * it, 125),            # falling: one quarter to see it, then stop
+    (lambda it: 0.8 - 0.0001 * it, 100),            # falling: stop at the budget
+    (lambda it: min(0.8, 0.5 + 0.002 * it), 175),   # rising until 0.8 at 150: one flat quarter shows it
 ])
 def test_a_level_trains_on_only_while_its_samples_cover_more(curve, stop):
     it, history = _stops_at(curve)
     assert it == stop, history
-    assert [h[0] for h in history] == list(range(100, stop + 1, 25))[:len(history)]
+    assert [h[0] for h in history] == list(range(75, stop + 1, 25))
 
 
 def test_stretched_training_records_its_checks_and_stays_reproducible():
@@ -338,7 +341,7 @@ def test_stretched_training_records_its_checks_and_stays_reproducible():
         for k, budget in zip("1234", [8, 4, 4, 4]):
             run, checks = levels[k]["iterations"], levels[k]["coverage"]
             assert counts[int(k) - 1] == run and budget <= run <= 2 * budget
-            assert checks[0][0] == budget and all(0.0 <= c <= 1.0 for _, c in checks)
+            assert checks[0][0] == budget - budget // 4 and all(0.0 <= c <= 1.0 for _, c in checks)
             assert run == checks[-1][0] or run == 2 * budget, (k, run, checks)
     assert runs[0] == runs[1]
     _, model, x = tiny(iterations=[5, 3, 3, 3], stretch=1.0)
