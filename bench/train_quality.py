@@ -68,7 +68,8 @@ def run(label: str, clip: str, budget: float, preset: str, workdir: str, extra: 
     model = os.path.join(workdir, f"{os.path.splitext(os.path.basename(clip))[0]}-{budget:g}.mkm")
     t = time.perf_counter()
     proc = subprocess.Popen(["motionkit", "train", clip, "-o", model, "--preset", preset, "--iterations",
-                             ",".join(map(str, its)), "--no-plots", "--seed", str(seed), *extra], cwd=workdir,
+                             ",".join(map(str, its)), "--stretch", str(PRESETS[preset].get("stretch", 1.0)),
+                             "--no-plots", "--seed", str(seed), *extra], cwd=workdir,  # the preset's own stretch
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     err = proc.stderr.read().decode()
     _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage: its peak RSS
@@ -80,8 +81,11 @@ def run(label: str, clip: str, budget: float, preset: str, workdir: str, extra: 
                          cwd=workdir, capture_output=True, text=True).stdout
     r = json.loads(out)
     with open(model, "rb") as fh:
-        temperature = modelfile.loads(fh.read()).temperature
-    return dict(clip=label, budget=budget, iterations=its, extra=extra, wall_s=wall, temperature=temperature,
+        trained = modelfile.loads(fh.read())
+    temperature = trained.temperature
+    levels = trained.provenance.get("levels", {})  # what a stretched level ran: its checks decided
+    ran = [levels.get(str(k + 1), {}).get("iterations", n) for k, n in enumerate(its)]
+    return dict(clip=label, budget=budget, iterations=its, ran=ran, extra=extra, wall_s=wall, temperature=temperature,
                 peak_mb=usage.ru_maxrss / 1024, **{k: r[k] for k in KEYS})
 
 
@@ -119,7 +123,7 @@ def main():
     args, extra = ap.parse_known_args()
     extra = [e for e in extra if e != "--"]
     print("| clip | budget | wall | peak RSS | coverage | global | local | (clip's spread) | body speed | "
-          "root travel | accel | skating | temperature |\n" + "|---" * 13 + "|", flush=True)
+          "root travel | accel | skating | temperature | iterations run |\n" + "|---" * 14 + "|", flush=True)
 
     def ratio(v):
         return f"{v:.2f}" if v is not None else "–"
@@ -139,7 +143,8 @@ def main():
                     print(f"| {r['clip']} | {b:g}× | {wall} | {peak} | "
                           f"{r['coverage']:.3f} | {r['global_diversity']:.3f} | {r['local_diversity']:.3f} | "
                           f"{r['reference_spread']:.2f} | {ratio(r['body_speed'])} | {ratio(r['root_speed'])} | "
-                          f"{ratio(r['acceleration'])} | {ratio(r['foot_skating'])} | {r['temperature']:g} |", flush=True)
+                          f"{ratio(r['acceleration'])} | {ratio(r['foot_skating'])} | {r['temperature']:g} | "
+                          f"{' / '.join(map(str, r.get('ran') or r['iterations']))} |", flush=True)
                     if args.out:
                         with open(args.out, "a") as fh:
                             fh.write(json.dumps(r) + "\n")

@@ -48,7 +48,7 @@ def register_commands(cli):
                   help="Training/sampling noise: one value per frame for all channels (GANimator's), or per channel.")
     @click.option("--stretch", type=click.FloatRange(min=1.0), default=None,
                   help="A level whose samples still cover more of the clip at its budget trains on, up to this "
-                       "multiple of it (1: fixed budgets; default: the preset's).")
+                       "multiple of it (1: fixed budgets; default: the preset's, or 1 with --iterations).")
     @click.option("--seed", type=int, default=0, show_default=True)
     @click.option("--fps", type=FPS, default=30.0, show_default=True, help="Frame rate the model works at.")
     @click.option("--frames", default=None, help="Train on source frames START:STOP only.")
@@ -119,7 +119,9 @@ def train_clip(clip, output, options: dict, resume: bool = False, quiet: bool = 
         cfg = Config.from_preset(o["preset"] or "fast", iterations=its, batch=o["batch"], d_steps=o["d_steps"],
                                  lambda_adv=_floats(o["lambda_adv"]), lambda_rec=_floats(o["lambda_rec"]),
                                  transfer_layers=o["transfer_layers"], window=o["window"], gp_every=o["gp_every"],
-                                 noise=o["noise"], seed=o["seed"] or 0, fps=fps, stretch=o["stretch"])
+                                 noise=o["noise"], seed=o["seed"] or 0, fps=fps,
+                                 # a budget the user sets is kept unless they also ask for a stretch
+                                 stretch=o["stretch"] if o["stretch"] is not None else 1.0 if its else None)
         if motion.duration * fps < 30:
             raise MotionkitError(f"{clip}: the clip is too short to train on (needs at least 1 s)")
         provenance = {"clip": os.path.basename(clip), "sha256": hashlib.sha256(read_bytes(clip)).hexdigest()

@@ -7,7 +7,7 @@ from conftest import CLIPS, clip, run_cli
 from motionkit import features as feat
 from motionkit import gan, modelfile
 from motionkit import rotations as rot
-from motionkit.model import Config, Model, draw_noise, levels, pyramid_lengths, resize
+from motionkit.model import PRESETS, Config, Model, draw_noise, levels, pyramid_lengths, resize
 from motionkit.train import fit
 from motionkit.errors import MotionkitError
 from motionkit.files import read_motions
@@ -348,3 +348,20 @@ def test_stretched_training_records_its_checks_and_stays_reproducible():
     counts = {}
     fit(model, x, progress=lambda level, it, total, losses: counts.__setitem__(level, it))
     assert counts == {0: 5, 1: 3, 2: 3, 3: 3} and "levels" not in model.provenance
+
+
+def test_a_budget_the_user_sets_is_kept_unless_they_ask_for_a_stretch(tmp_path):
+    """`--iterations N` trains exactly N per level (the README's quick first run must stay quick); `--stretch`
+    with it lets levels go on, and says so; the preset's own stretch applies only to its own budgets."""
+    salsa = clip("Joe_Salsa-Dancing-6")
+    common = ("--frames", "0:90", "--batch", "1", "--d-steps", "1", "--no-plots")
+    run_cli("train", salsa, "-o", tmp_path / "a.mkm", "--iterations", "4", *common, cwd=tmp_path)
+    a = modelfile.loads((tmp_path / "a.mkm").read_bytes())
+    assert a.config.stretch == 1.0 and "levels" not in a.provenance
+    r = run_cli("train", salsa, "-o", tmp_path / "b.mkm", "--iterations", "4", "--stretch", "2", *common,
+                cwd=tmp_path)
+    b = modelfile.loads((tmp_path / "b.mkm").read_bytes())
+    assert b.config.stretch == 2.0 and sorted(b.provenance["levels"]) == ["1", "2", "3", "4"]
+    assert b"(up to 2x where samples still cover more of the clip)" in r.stderr
+    assert b"level 1/4: " in r.stderr and b"iterations (budget 4); coverage" in r.stderr
+    assert Config.from_preset("fast").stretch == PRESETS["fast"].get("stretch", 1.0)
