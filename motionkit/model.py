@@ -20,17 +20,20 @@ from . import gan
 PRESETS = {
     # GANimator's own recipe: batch 1, fixed weights, no transfer, 15k iterations per level, 5 critic steps.
     "ganimator": dict(batch=1, iterations=[15000] * 4, lambda_adv=[1.0] * 4, lambda_rec=[50.0] * 4,
-                      transfer_layers=0, d_steps=5, window=0, gp_every=1),
+                      transfer_layers=0, d_steps=5, window=0, gp_every=1, stretch=1.0),
     # The paper's Table 1 best row (Abl #9): batch 16, annealed weights, transfer, budgets 1 : 1 : 1/2 : 1/3.
     "paper": dict(batch=16, iterations=[15000, 15000, 7500, 5000], lambda_adv=[5.0, 5.0, 2.5, 1.0],
-                  lambda_rec=[50.0, 75.0, 100.0, 100.0], transfer_layers=2, d_steps=5, window=0, gp_every=1),
+                  lambda_rec=[50.0, 75.0, 100.0, 100.0], transfer_layers=2, d_steps=5, window=0, gp_every=1,
+                  stretch=1.0),
     # For a CPU (measured choices, BENCHMARKS.md): the paper's weights and transfer but a light reconstruction at
     # the coarse level (λrec 50 there makes the samples' poses spread ~35 % less than the clip's; 10 keeps more
     # of their energy and covers as well), a small batch, 2 critic steps with the gradient penalty on every 4th,
     # every level trained on 160-frame windows (an iteration costs the same on a long take), and far fewer
-    # iterations, weighted to the coarse level (it decides coverage).
+    # iterations, weighted to the coarse level (it decides coverage) — and a level whose samples still cover more
+    # of the clip at its budget trains on, up to twice it (Gangnam's and the crab's coarse levels need ~1.5-1.75x).
     "fast": dict(batch=4, iterations=[1200, 600, 300, 200], lambda_adv=[5.0, 5.0, 2.5, 1.0],
-                 lambda_rec=[10.0, 75.0, 100.0, 100.0], transfer_layers=2, d_steps=2, window=160, gp_every=4),
+                 lambda_rec=[10.0, 75.0, 100.0, 100.0], transfer_layers=2, d_steps=2, window=160, gp_every=4,
+                 stretch=2.0),
 }
 
 
@@ -56,7 +59,7 @@ class Config:
     stages_per_level: int = 2
     window: int = PRESETS["fast"]["window"]  # train each level on random windows this long at its last stage
                                              # (frames; 0: the whole clip)
-    stretch: float = PRESETS["fast"].get("stretch", 1.0)  # a level whose samples still cover more of the clip
+    stretch: float = PRESETS["fast"]["stretch"]  # a level whose samples still cover more of the clip
     # at its budget trains on, up to this multiple of it (``train.keep_training``); 1: fixed budgets
     seed: int = 0
 

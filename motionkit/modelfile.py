@@ -96,7 +96,7 @@ def loads(data: bytes, source: str = "model"):
         raise MotionkitError(f"malformed model file: {what}", source)
 
     try:
-        config = Config(**{"noise": "full", **header["config"]})
+        config = Config(**{"noise": "full", "stretch": 1.0, **header["config"]})  # older files: what they did
         enc = feat.Encoding.from_dict(header["encoding"])
         lengths, amplitudes, trained = header["lengths"], header["amplitudes"], header["trained_levels"]
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
@@ -120,6 +120,9 @@ def loads(data: bytes, source: str = "model"):
         bad(f"trained levels {trained!r} (the pyramid has {n_levels})")
     if config.noise not in ("frame", "full"):
         bad(f"noise {config.noise!r}")
+    if not (isinstance(config.stretch, (int, float)) and not isinstance(config.stretch, bool)
+            and 1.0 <= config.stretch <= 100.0):
+        bad(f"stretch {config.stretch!r}")
     z = arrays.get("z_star")
     if z is None or z.shape != (1, enc.width, lengths[0]) or not np.all(np.isfinite(z)):
         bad("z* does not match the encoding and pyramid")

@@ -237,12 +237,15 @@ def test_crafted_model_files(tmp_path):
     def amplitudes(h):
         h["amplitudes"][0] = float("nan")
         return h
+    def stretch(h):
+        h["config"]["stretch"] = "forever"
+        return h
     def nan_weight(zz):
         name = next(k for k in zz if k.startswith("G0/"))
         zz[name] = np.full_like(zz[name], np.nan)
     cases = {"a list": crafted(lambda h: [h]), "trained levels 99": crafted(levels), "lengths 1e9": crafted(lengths),
              "fps 1e9": crafted(fps), "NaN amplitudes": crafted(amplitudes),
-             "NaN weights": crafted(lambda h: h, nan_weight)}
+             "NaN weights": crafted(lambda h: h, nan_weight), "a stretch that is not a number": crafted(stretch)}
     for what, payload in cases.items():
         path = tmp_path / "crafted.mkm"
         path.write_bytes(payload)
