@@ -39,6 +39,7 @@ def main():
     from motionkit.footfix import fix_feet
     from motionkit.formats import gltf
     from motionkit.files import read_motions
+    from motionkit.motion import world_transforms_many
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=None)
@@ -77,6 +78,18 @@ def main():
     row("crowd: 50 × 600 frames → .glb bytes, foot clean-up on", median_ms(lambda: crowd(True), max(3, r // 3)),
         "≤ 1000 ms")
     row("crowd: the same with --no-foot-fix", median_ms(lambda: crowd(False), max(3, r // 3)))
+    # where a crowd's time goes: the forward pass, decoding, the foot clean-up (one FK for all), placement, .glb
+    steps = {"forward pass": lambda: edit.synthesize(model, 50, edit.model_frames(model, 600, 30.0), g)}
+    parts = {}
+    steps["decode 50 samples"] = lambda: parts.__setitem__("ms", edit.to_motions(model, parts["x"], 30.0, 600))
+    steps["foot clean-up, 50 samples"] = lambda: [fix_feet(m, world=w) for m, w in
+                                                  zip(parts["ms"], world_transforms_many(parts["ms"]))]
+    steps["placement"] = lambda: placement.place_crowd(parts["ms"], "grid")
+    steps[".glb bytes"] = lambda: gltf.write_glb(parts["ms"], {"placements": [np.zeros(3)] * 50})
+    parts["x"] = steps["forward pass"]()
+    steps["decode 50 samples"]()
+    for name, fn in steps.items():
+        row(f"crowd, step by step: {name}", median_ms(fn, max(3, r // 3)))
     src = salsa.slice(0, 600)
     row("inpaint 600 frames, frames 200:260 regenerated", median_ms(
         lambda: edit.inpaint(model, src, [(200, 260)], rng=g), r))

@@ -74,8 +74,10 @@ def build(motions: list[Motion], options: dict | None = None) -> tuple[dict, byt
            "nodes": [], "skins": [], "animations": [], "accessors": [], "bufferViews": []}
     b = _Builder(doc)
     units: dict[int, float] = {}  # one guess per skeleton (a crowd's characters share theirs)
-    scales = [options["scale"] if options.get("scale") else units.setdefault(
-        id(m.skeleton), anatomy.guess_units(anatomy.body_height(m))[1]) for m in motions]
+    for m in motions:
+        if not options.get("scale") and id(m.skeleton) not in units:
+            units[id(m.skeleton)] = anatomy.guess_units(anatomy.body_height(m))[1]
+    scales = [options.get("scale") or units[id(m.skeleton)] for m in motions]
     placements = options.get("placements") or default_placements(motions, scales)
     samplers, channels = [], []
     times: dict[tuple[int, float], int] = {}
