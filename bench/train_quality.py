@@ -8,7 +8,8 @@ CLIP:START:STOP trains on those source frames only (an excerpt, made with `motio
 ``example:SECONDS`` is the bundled dancer of that length; ``--rerig`` trains each clip re-expressed on a
 game-style rig instead (tests/rerig.py: a static root above the hips, bones along +X at rest, six channels, ZXY,
 other units), for the invariance check against the clip's own run with the same seed. ``--budget`` scales the preset's iterations per level (the
-quality-per-training-minute curve). Slow (minutes per run): run by hand, with nothing else on the machine.
+quality-per-training-minute curve); each level may still stretch past its scaled budget as the preset's own
+``stretch`` allows (``-- --stretch 1`` keeps budgets fixed). Slow (minutes per run): run by hand, with nothing else on the machine.
 Prints one markdown row per run; ``--out`` also appends each result as a JSON line."""
 from __future__ import annotations
 
