@@ -60,7 +60,7 @@ class Config:
     window: int = PRESETS["fast"]["window"]  # train each level on random windows this long at its last stage
                                              # (frames; 0: the whole clip)
     stretch: float = PRESETS["fast"]["stretch"]  # a level whose samples still cover more of the clip
-    # at its budget trains on, up to this multiple of it (``train.keep_training``); 1: fixed budgets
+    # at its budget trains on, up to this multiple of it (``train.Probe``); 1: fixed budgets
     seed: int = 0
 
     @classmethod

@@ -207,7 +207,7 @@ class Probe:
 
     GANimator's coverage (``metrics.coverage``) of ``SAMPLES`` samples at twice the clip's length, the better of
     the raw samples and the samples with their feet cleaned up as ``eval`` scores them (contact labels weigh: on the
-    crab the clean-up raises the finished samples' coverage by a third and lowers the coarse level's), drawn
+    crab the clean-up raises the finished samples' coverage and lowers the coarse level's), drawn
     with the same noise at every check (so that two checks differ by what the level learnt, not by their draws),
     against the clip blurred to the level's last stage (a coarse level cannot be asked for detail it does not
     model). Checked at three quarters of the budget and at the budget: a level that gained less than ``GAIN`` in
