@@ -69,7 +69,7 @@ def run(label: str, clip: str, budget: float, preset: str, workdir: str, extra: 
     model = os.path.join(workdir, f"{os.path.splitext(os.path.basename(clip))[0]}-{budget:g}.mkm")
     t = time.perf_counter()
     proc = subprocess.Popen(["motionkit", "train", clip, "-o", model, "--preset", preset, "--iterations",
-                             ",".join(map(str, its)), "--stretch", str(PRESETS[preset].get("stretch", 1.0)),
+                             ",".join(map(str, its)), "--stretch", str(PRESETS[preset]["stretch"]),
                              "--no-plots", "--seed", str(seed), *extra], cwd=workdir,  # the preset's own stretch
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     err = proc.stderr.read().decode()

@@ -63,10 +63,6 @@ def default_placements(motions: list[Motion], scales: list[float]) -> list[np.nd
     return [np.array([i * step, 0.0, 0.0]) for i in range(len(motions))]
 
 
-def _floats(values) -> list[float]:
-    return [float(x) for x in values]
-
-
 def build(motions: list[Motion], options: dict | None = None) -> tuple[dict, bytes]:
     """The glTF document (plain JSON values, no buffers yet) and its binary buffer."""
     options = options or {}
@@ -92,7 +88,7 @@ def build(motions: list[Motion], options: dict | None = None) -> tuple[dict, byt
         extras = {"motionkit": {"unit_scale": scale, "name": m.name, "fps": m.fps, "metadata": m.metadata,
                                 "channels": [list(c) for c in sk.channels],
                                 "end_sites": {str(k): v.tolist() for k, v in sk.end_sites.items()}}}
-        nodes.append({"name": m.name or f"character_{ci}", "translation": _floats(place), "children": [base],
+        nodes.append({"name": m.name or f"character_{ci}", "translation": [float(x) for x in place], "children": [base],
                       "extras": extras})
         doc["scenes"][0]["nodes"].append(base - 1)
         kids = sk.children

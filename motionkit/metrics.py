@@ -152,6 +152,13 @@ def coverage(d: np.ndarray) -> float:
     return float((window_means(d, COVERAGE_WINDOW).min(axis=1) < COVERAGE_EPS).mean())
 
 
+def mean_coverage(reference: np.ndarray, motions: list[Motion], spec: FeatureSpec) -> float:
+    """Mean coverage of ``reference`` (features) by each of ``motions``; 1.0 for a reference shorter than a window."""
+    if len(reference) < COVERAGE_WINDOW:
+        return 1.0
+    return float(np.mean([coverage(frame_distances(reference, features(m, spec))) for m in motions]))
+
+
 def local_diversity(d: np.ndarray) -> float:
     return float(window_means(d, LOCAL_WINDOW).min(axis=0).mean())
 

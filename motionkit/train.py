@@ -186,7 +186,9 @@ def fit(model: Model, clip: torch.Tensor, device: str = "cpu", progress=None, ch
             if progress is not None:
                 progress(li, it, max(it, total), {"d": loss_d.item(), "adv": adv.item(), "rec": rec.item(), "contact": float(con.detach()) if torch.is_tensor(con) else float(con)})
         if probe is not None:
-            model.provenance.setdefault("levels", {})[str(li + 1)] = {"iterations": it, "coverage": probe.history}
+            if not isinstance(model.provenance.get("levels"), dict):  # a file's provenance is only ever reported
+                model.provenance["levels"] = {}
+            model.provenance["levels"][str(li + 1)] = {"iterations": it, "coverage": probe.history}
         for s in stages:
             model.generators[s].requires_grad_(False)
         model.trained_levels = li + 1
@@ -225,6 +227,7 @@ class Probe:
         self.spec = feature_spec(model.clip)
         self.reference = features(self._motions(blurred)[0], self.spec)
         self.history: list[list[float]] = []  # [iteration, coverage] at each check
+        self.going = False  # the last check's verdict: train past the budget
 
     def _motions(self, x):
         from . import edit
@@ -232,19 +235,17 @@ class Probe:
         return edit.to_motions(self.model, x, self.model.enc.fps, x.shape[-1])
 
     def coverage(self) -> float:
-        from .metrics import COVERAGE_WINDOW, coverage, features, frame_distances
+        from .footfix import fix_feet
+        from .metrics import COVERAGE_WINDOW, mean_coverage
+        from .motion import world_transforms_many
 
         if len(self.reference) < COVERAGE_WINDOW:
             return 1.0
-        from .footfix import fix_feet
-        from .motion import world_transforms_many
-
         x = self.model.generate(self.SAMPLES, 2 * self.frames, torch.Generator().manual_seed(self.model.config.seed),
                                 upto=self.upto)
         raw = self._motions(resize(x.cpu(), 2 * self.frames))
         cleaned = [fix_feet(m, world=w) for m, w in zip(raw, world_transforms_many(raw))]  # as `eval` scores them
-        return max(float(np.mean([coverage(frame_distances(self.reference, features(m, self.spec))) for m in out]))
-                   for out in (raw, cleaned))
+        return max(mean_coverage(self.reference, out, self.spec) for out in (raw, cleaned))
 
     def after(self, it: int, budget: int, stretch: float) -> bool:
         """Called after each iteration ``it``: does the level train past ``budget``? Checks at three quarters of
@@ -277,7 +278,7 @@ def calibrate(model: Model, samples: int = 8, steps: int = 6) -> float:
     [1, 2] when the samples move too little at 1, on [0.25, 1] when they move too much, with a fixed seed (the same
     model gives the same temperature)."""
     from . import edit
-    from .metrics import COVERAGE_WINDOW, coverage, energy, feature_spec, features, frame_distances
+    from .metrics import energy, feature_spec, features, mean_coverage
 
     clip = model.clip.resampled(model.enc.fps)
     spec = feature_spec(clip)
@@ -294,9 +295,7 @@ def calibrate(model: Model, samples: int = 8, steps: int = 6) -> float:
             out = edit.sample(model, samples, 2 * clip.frames, model.enc.fps,
                               torch.Generator().manual_seed(model.config.seed), foot_fix=False)
             speed = float(np.mean([energy(m, spec)["body_speed"] for m in out])) / target
-            cov = (float(np.mean([coverage(frame_distances(reference, features(m, spec))) for m in out]))
-                   if len(reference) >= COVERAGE_WINDOW else 1.0)
-            measured[t] = (speed, cov)
+            measured[t] = (speed, mean_coverage(reference, out, spec))
         return measured[t]
 
     model.temperature = choose_temperature(measure, steps)

@@ -156,13 +156,14 @@ def train_clip(clip, output, options: dict, resume: bool = False, quiet: bool = 
     clip_x = model.encode(motion)
     n_levels = len(model.levels)
     started = time.time()
-    said: dict[int, dict] = {}
+    said: set[int] = set()  # levels whose checks were printed
 
     def save(m):
         atomic_write(output, dumps(m))
-        checks = m.provenance.get("levels", {}).get(str(m.trained_levels), {})
-        if checks and not quiet and checks is not said.get(m.trained_levels):  # what --stretch decided, once
-            said[m.trained_levels] = checks
+        levels = m.provenance.get("levels")
+        checks = levels.get(str(m.trained_levels)) if isinstance(levels, dict) else None
+        if isinstance(checks, dict) and not quiet and m.trained_levels not in said:  # what the stretch decided, once
+            said.add(m.trained_levels)
             click.echo(f"level {m.trained_levels}/{n_levels}: {checks['iterations']} iterations (budget "
                        f"{m.config.iterations[min(m.trained_levels, len(m.config.iterations)) - 1]}); coverage "
                        + " → ".join(f"{c:.2f}" for _, c in checks["coverage"]), err=True)
