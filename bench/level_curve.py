@@ -2,6 +2,7 @@
 
     python bench/level_curve.py [clip=PATH] [level=1] [every=300] [threads=1] [noise=frame] [iterations=2400,...]
                                 [d_steps=2] [batch=4] [lambda_adv=5,5,2.5,1] [lambda_rec=...]
+                                [pyramid_ratio=0.2] [window=160] [stretch=1] ...
 
 Trains the `fast` preset (with the given overrides) up to ``level`` and, every ``every`` iterations of it, draws 20
 samples at twice the clip's length from the stages trained so far and scores them (coverage, global and local
@@ -26,7 +27,8 @@ from motionkit.model import Config, Model, resize  # noqa: E402
 from motionkit.train import fit  # noqa: E402
 
 LISTS = {"iterations": int, "lambda_adv": float, "lambda_rec": float}
-INTS = {"batch", "d_steps", "transfer_layers", "seed"}
+INTS = {"batch", "d_steps", "transfer_layers", "seed", "window", "gp_every"}
+FLOATS = {"pyramid_ratio", "pyramid_scale", "lr", "stretch"}
 
 
 class _Stop(Exception):
@@ -38,7 +40,8 @@ def main():
     torch.set_num_threads(int(args.pop("threads", 1)))
     clip = args.pop("clip", os.path.join(os.path.dirname(__file__), "../../shared/data/bvh/Joe_Salsa-Dancing-6.bvh"))
     every, level = int(args.pop("every", 300)), int(args.pop("level", 1))
-    over = {k: ([LISTS[k](x) for x in v.split(",")] if k in LISTS else int(v) if k in INTS else v)
+    over = {k: ([LISTS[k](x) for x in v.split(",")] if k in LISTS else int(v) if k in INTS else
+                float(v) if k in FLOATS else v)
             for k, v in args.items()}
     motion = read_motions(clip)[0]
     model = Model.from_clip(motion, Config.from_preset("fast", **over))

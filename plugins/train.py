@@ -131,7 +131,8 @@ def train_clip(clip, output, options: dict, resume: bool = False, quiet: bool = 
         contacts = o["contacts"].split(",") if o["contacts"] else None
         offsets = base = None
         if o["init"]:  # warm start: the base model's joints, feet and offsets, so its generators fit
-            base = loads(read_bytes(o["init"]), o["init"])
+            base_bytes = read_bytes(o["init"])  # read once: what is parsed is what is hashed
+            base = loads(base_bytes, o["init"])
             names = base.enc.skeleton.names
             if names != motion.skeleton.names or list(base.enc.skeleton.parents) != list(motion.skeleton.parents):
                 raise MotionkitError(f"--init {o['init']}: its skeleton is not the clip's ({len(names)} joints vs "
@@ -140,7 +141,7 @@ def train_clip(clip, output, options: dict, resume: bool = False, quiet: bool = 
             contacts = contacts or [names[j] for j in base.enc.contacts]
             offsets = [names[j] for j in base.enc.offsets]
             provenance["init"] = {"model": os.path.basename(o["init"]),
-                                  "sha256": hashlib.sha256(read_bytes(o["init"])).hexdigest()}
+                                  "sha256": hashlib.sha256(base_bytes).hexdigest()}
         model = Model.from_clip(motion, cfg, joints=joints, contacts=contacts, provenance=provenance,
                                 offsets=offsets)
         if base is not None:
