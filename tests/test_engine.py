@@ -215,13 +215,13 @@ def test_a_window_of_a_level_computes_exactly_what_the_whole_clip_would():
 
 
 def test_sampling_is_calibrated_to_move_as_much_as_the_clip():
-    """After training, the first stage's sampling noise is set so that samples move as much as the clip (body
-    speed ratio 1 within the bisection's tolerance, on samples twice the clip's length before the foot clean-up),
-    and the model file keeps it."""
+    """After training, the first stage's sampling noise is set so that samples move as much as the clip (motion
+    ratio — body speed, and root travel for a clip that travels — 1 within the bisection's tolerance, on samples
+    twice the clip's length before the foot clean-up), and the model file keeps it."""
     from motionkit import edit
     from motionkit.metrics import energy, feature_spec
     from motionkit.metrics import coverage, features, frame_distances
-    from motionkit.train import COVERAGE_GIVEN, calibrate
+    from motionkit.train import COVERAGE_GIVEN, calibrate, motion_ratio
 
     m = read_motions(str(clip("Xia_proud")))[0]
     model = Model.from_clip(m, Config.from_preset("fast", iterations=[60, 20, 10, 10], batch=2))
@@ -234,7 +234,7 @@ def test_sampling_is_calibrated_to_move_as_much_as_the_clip():
         ref = reference.resampled(30)
         spec = feature_spec(ref)
         out = edit.sample(model, 8, 2 * 82, 30.0, torch.Generator().manual_seed(0), foot_fix=False)
-        return np.mean([energy(s, spec)["body_speed"] for s in out]) / energy(ref, spec)["body_speed"]
+        return motion_ratio([energy(s, spec) for s in out], energy(ref, spec))
 
     def covered(temperature):
         model.temperature = temperature
@@ -279,6 +279,18 @@ def test_warm_start_from_a_model_of_the_same_rig(tmp_path):
     r = run_cli("train", clip("Joe_Salsa-Dancing-6"), "-o", tmp_path / "x.mkm", "--init", tmp_path / "normal.mkm",
                 "--iterations", "1", "--no-plots", cwd=tmp_path, check=False)
     assert r.returncode == 1 and b"its skeleton is not the clip's" in r.stderr and not (tmp_path / "x.mkm").exists()
+
+
+def test_motion_ratio_counts_travel_only_for_a_clip_that_travels():
+    """Calibration's measure: body speed alone for a clip that stays put; for one that travels, the geometric mean
+    of body speed and root travel ratios (legs at the clip's pace over a sixth of its travel is no match)."""
+    from motionkit.train import TRAVELS, motion_ratio
+
+    walk = {"body_speed": 0.0087, "root_speed": 0.0152}  # Joe_Walk-In-Circle's, body heights per frame
+    moonwalk = [{"body_speed": 0.0087 * 1.2, "root_speed": 0.0152 * 0.17}] * 3
+    assert motion_ratio(moonwalk, walk) == pytest.approx((1.2 * 0.17) ** 0.5)
+    idle = {"body_speed": 0.01, "root_speed": 0.01 * TRAVELS * 0.5}  # sways: its root drifts, it does not travel
+    assert motion_ratio([{"body_speed": 0.012, "root_speed": 0.0}], idle) == pytest.approx(1.2)
 
 
 @pytest.mark.parametrize("speed_at_1, coverage_slope, expected", [
