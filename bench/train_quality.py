@@ -104,7 +104,9 @@ def recalibrated(path: str, workdir: str) -> dict:
         fh.write(modelfile.dumps(model))
     r = json.loads(subprocess.run(["motionkit", "eval", "-m", out, "-n", "20", "--length", "2x", "--json"],
                                   check=True, cwd=workdir, capture_output=True, text=True).stdout)
-    return dict(clip=os.path.basename(path) + " (recalibrated)", budget=1.0, iterations=model.config.iterations,
+    levels = model.provenance.get("levels", {}) if isinstance(model.provenance.get("levels"), dict) else {}
+    ran = [levels.get(str(k + 1), {}).get("iterations", n) for k, n in enumerate(model.config.iterations)]
+    return dict(clip=os.path.basename(path) + " (recalibrated)", budget=1.0, iterations=ran,
                 extra=[], wall_s=float("nan"), peak_mb=float("nan"), temperature=model.temperature,
                 **{k: r[k] for k in KEYS})
 
