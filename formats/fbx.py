@@ -11,7 +11,8 @@ that says how to get it.
   the whole skeleton, in metres (Blender applies the file's units),
   at the file's frame rate; Blender's Z-up world is turned back to Y-up. Several armatures are several motions.
 - Writing: each motion an armature (named after it) with its animation baked at the motion's frame rate into one
-  take, in metres (units guessed from the body height as for glTF, or ``--scale``), Y up as FBX DCCs expect.
+  take, in metres (units guessed from the body height as for glTF, or ``--scale``), Y up as FBX DCCs expect;
+  several motions stand side by side along +X as in glTF and USD (a crowd passes its own placements).
   Several motions of different rates are resampled to the first one's rate (one take has one rate).
 """
 from __future__ import annotations
@@ -145,20 +146,30 @@ def write(motions: list[Motion], options: dict | None = None) -> bytes:
     options = options or {}
     blender_command()  # no Blender: say so before any work
     fps = motions[0].fps
+    scales = [options.get("scale") or anatomy.guess_units(anatomy.body_height(m))[1] for m in motions]
+    placements = options.get("placements")
+    if placements is None:
+        from .gltf import default_placements  # side by side, as in glTF and USD (metres)
+
+        placements = default_placements(motions, scales)
     with tempfile.TemporaryDirectory(prefix="motionkit-fbx-") as tmp:
         sources, used = [], set()
         frames = 0
-        for i, m in enumerate(motions):
+        for i, (m, scale, place) in enumerate(zip(motions, scales, placements)):
             if abs(m.fps - fps) > 1e-9:
                 m = m.resampled(fps)
-            scale = options.get("scale") or anatomy.guess_units(anatomy.body_height(m))[1]
+            m = m.scaled(scale)
+            if np.any(place):  # the root carries the character's place in the scene
+                translations = m.translations.copy()
+                translations[:, 0] += np.asarray(place, dtype=float)
+                m = m.replace(translations=translations)
             name = re.sub(r"[^A-Za-z0-9_.]", "_", m.name or f"motion_{i}")[:48] or f"motion_{i}"
             while name in used:
                 name = f"{name}_{i}"
             used.add(name)
             path = os.path.join(tmp, f"{i:03d}-{name}.bvh")
             with open(path, "wb") as fh:
-                fh.write(write_bvh([m.scaled(scale)]))
+                fh.write(write_bvh([m]))
             sources.append(path)
             frames = max(frames, m.frames)
         out = os.path.join(tmp, "out.fbx")

@@ -43,6 +43,7 @@ def test_bvh_to_fbx_to_bvh_keeps_the_world_motion(tmp_path, name):
 
 
 def test_several_motions_are_several_armatures(tmp_path):
+    """Each motion its own armature, named after it, in one take; placed side by side, not on top of each other."""
     m = read_motions(str(clip("Xia_normal")))[0]
     takes = [m.slice(0, 120).replace(name="first"), m.slice(120, 300).replace(name="second")]
     write_motions(takes, str(tmp_path / "two.fbx"))
@@ -50,7 +51,14 @@ def test_several_motions_are_several_armatures(tmp_path):
     assert [b.name for b in back] == ["first", "second"]
     assert [b.frames for b in back] == [180, 180]  # one take: the shorter motion holds its last pose
     assert world_error(takes[0], back[0].slice(0, 120)) < 1e-4
-    assert world_error(takes[1], back[1]) < 1e-4
+    # side by side along +X as glTF and USD place them: the second one moved by a constant, at least its width
+    s = anatomy.guess_units(anatomy.body_height(takes[1]))[1]
+    shift = back[1].world_positions()[:, 0] - takes[1].world_positions()[:, 0] * s
+    width = np.ptp(takes[1].world_positions()[..., [0, 2]] * s, axis=(0, 1)).max()
+    assert np.ptp(shift, axis=0).max() < 1e-4 and shift[0, 0] > width and np.abs(shift[0, 1:]).max() < 1e-4
+    placed = takes[1].translations.copy()
+    placed[:, 0] += shift[0] / s
+    assert world_error(takes[1].replace(translations=placed), back[1]) < 1e-4
 
 
 def test_fbx_through_pipes_and_into_training(tmp_path):
