@@ -61,6 +61,13 @@ def prepare(spec: str, workdir: str, rerig: bool) -> tuple[str, str]:
     return label, path
 
 
+def iterations_run(model) -> list[int]:
+    """Iterations each level of ``model`` ran: its budget, or what its stretch checks decided."""
+    levels = model.provenance.get("levels")
+    levels = levels if isinstance(levels, dict) else {}
+    return [levels.get(str(k + 1), {}).get("iterations", n) for k, n in enumerate(model.config.iterations)]
+
+
 def run(label: str, clip: str, budget: float, preset: str, workdir: str, extra: list[str], seed: int) -> dict:
     from motionkit import modelfile
     from motionkit.model import PRESETS
@@ -83,10 +90,8 @@ def run(label: str, clip: str, budget: float, preset: str, workdir: str, extra: 
     r = json.loads(out)
     with open(model, "rb") as fh:
         trained = modelfile.loads(fh.read())
-    temperature = trained.temperature
-    levels = trained.provenance.get("levels", {})  # what a stretched level ran: its checks decided
-    ran = [levels.get(str(k + 1), {}).get("iterations", n) for k, n in enumerate(its)]
-    return dict(clip=label, budget=budget, iterations=its, ran=ran, extra=extra, wall_s=wall, temperature=temperature,
+    return dict(clip=label, budget=budget, iterations=its, ran=iterations_run(trained), extra=extra, wall_s=wall,
+                temperature=trained.temperature,
                 peak_mb=usage.ru_maxrss / 1024, **{k: r[k] for k in KEYS})
 
 
@@ -104,9 +109,7 @@ def recalibrated(path: str, workdir: str) -> dict:
         fh.write(modelfile.dumps(model))
     r = json.loads(subprocess.run(["motionkit", "eval", "-m", out, "-n", "20", "--length", "2x", "--json"],
                                   check=True, cwd=workdir, capture_output=True, text=True).stdout)
-    levels = model.provenance.get("levels", {}) if isinstance(model.provenance.get("levels"), dict) else {}
-    ran = [levels.get(str(k + 1), {}).get("iterations", n) for k, n in enumerate(model.config.iterations)]
-    return dict(clip=os.path.basename(path) + " (recalibrated)", budget=1.0, iterations=ran,
+    return dict(clip=os.path.basename(path) + " (recalibrated)", budget=1.0, iterations=iterations_run(model),
                 extra=[], wall_s=float("nan"), peak_mb=float("nan"), temperature=model.temperature,
                 **{k: r[k] for k in KEYS})
 
