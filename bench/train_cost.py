@@ -2,7 +2,9 @@
 total for each preset's iteration budget. Slow (a few minutes): run by hand.
 
     python bench/train_cost.py [--iterations 4] [--presets ganimator,fast,paper] [--window N] [--gp-every N]
-                               [--clip PATH]
+                               [--batch N] [--threads 2] [--clip PATH]
+
+Budgets are fixed (no stretch: the coverage checks a stretching level makes are not an iteration's cost).
 """
 import argparse
 import os
@@ -25,16 +27,19 @@ def main():
     ap.add_argument("--presets", default="ganimator,fast,paper")
     ap.add_argument("--window", type=int, default=None, help="Train on windows this long (frames, last stage).")
     ap.add_argument("--gp-every", type=int, default=None, help="Gradient penalty every Nth critic step.")
+    ap.add_argument("--batch", type=int, default=None, help="Mini-batch size (default: the preset's).")
+    ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--clip", default=str(SALSA))
     args = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     motion = read_motions(args.clip)[0]
     for preset in args.presets.split(","):
         budget = PRESETS[preset]["iterations"]
         cfg = Config.from_preset(preset, iterations=[args.iterations] * 4, window=args.window,
-                                 gp_every=args.gp_every)
+                                 gp_every=args.gp_every, batch=args.batch, stretch=1.0)
         model = Model.from_clip(motion, cfg)
         clip = model.encode(motion)
+        model.clip = None  # nor the calibration after the last level
         marks, costs = {}, []
 
         def progress(level, it, total, losses):

@@ -146,15 +146,15 @@ def fit(model: Model, clip: torch.Tensor, device: str = "cpu", progress=None, ch
         it, going = 0, False
         while it < total or going:
             it += 1
-            # Frozen earlier stages: a fresh random path each iteration, without gradients.
-            with torch.no_grad():
-                z0 = draw_noise(cfg, (b, clip.shape[1], model.lengths[0]), device=device)
-                prev = _run(model, range(stages[0]), z0, reals, noise=True)
+            # Frozen earlier stages: a fresh random path each iteration, without gradients — on a window, only the
+            # frames the window needs (their cost no longer grows with the clip).
+            z0 = draw_noise(cfg, (b, clip.shape[1], model.lengths[0]), device=device)
             if windowed:
-                spans = windows(model, stages, cfg.window)
-                fakes = _forward_windowed(model, stages, spans, prev, z0, noise=True)
+                spans, fakes = _random_window(model, stages, cfg.window, z0)
                 targets = [reals[s][..., v0:v1] for s, ((v0, v1), _) in zip(stages, spans)]
             else:
+                with torch.no_grad():
+                    prev = _run(model, range(stages[0]), z0, reals, noise=True)
                 fakes = _forward(model, stages, prev, z0, reals, noise=True)
                 targets = [reals[s] for s in stages]
             for step in range(cfg.d_steps):
@@ -173,7 +173,7 @@ def fit(model: Model, clip: torch.Tensor, device: str = "cpu", progress=None, ch
             adv = sum(-d(fake).mean() for d, fake in zip(ds, fakes))
             con = sum(contact_loss(fk, fake) for fake in fakes)
             if windowed:
-                recs = _forward_windowed(model, stages, spans, rec_in, z_star, noise=False)
+                recs = _forward_windowed(model, stages, spans, (rec_in, 0), z_star, noise=False)
             else:
                 recs = _forward(model, stages, rec_in, z_star, reals, noise=False)
             rec = sum(F.l1_loss(r, target) for r, target in zip(recs, targets))
@@ -370,7 +370,7 @@ def _forward(model, stages, prev, z, reals, noise):
 # The generators are fully convolutional and the critics judge patches, so a stage can train on a window of its
 # sequence: then an iteration costs the same whatever the clip's length. A generator's output is exact on its input
 # window less MARGIN frames each side (4 layers of kernel 5), so windows are chosen from the level's last stage
-# backwards, each stage computing exactly the frames the next one needs.
+# backwards, each stage computing exactly the frames the next one needs — the frozen stages below the level too.
 
 MARGIN = 2 * 4  # frames one generator's output depends on, each side
 
@@ -412,21 +412,30 @@ def windows(model: Model, stages: list[int], length: int, rng: torch.Generator |
     return out[::-1]
 
 
+def _random_window(model: Model, stages, length: int, z, noise: bool = True, rng=None):
+    """A random ``length``-frame window of the level's last stage, generated from ``z`` through every stage: the
+    frozen ones without gradients. Returns (spans of the level's stages, their outputs on them)."""
+    path = windows(model, list(range(stages[-1] + 1)), length, rng)
+    with torch.no_grad():
+        frozen = _forward_windowed(model, range(stages[0]), path[:stages[0]], None, z, noise)
+    prev = (frozen[-1], path[stages[0] - 1][0][0]) if frozen else None
+    return path[stages[0]:], _forward_windowed(model, stages, path[stages[0]:], prev, z, noise)
+
+
 def _forward_windowed(model: Model, stages, spans, prev, z, noise: bool):
     """Like ``_forward`` but each stage computes only its window; returns the valid part of each stage's output.
-    ``prev`` is the full-length output of the stage before the level (None at the first level)."""
+    ``prev``: (output of the stage before ``stages``, the frame it starts at) — the whole sequence or the part of
+    it the first stage's window reads; None from the first stage."""
     n = model.lengths
-    outs, x, x_offset = [], None, 0
-    for k, (s, (valid, computed)) in enumerate(zip(stages, spans)):
+    outs = []
+    x, x_offset = prev if prev is not None else (None, 0)
+    for s, (valid, computed) in zip(stages, spans):
         lo, hi = computed
         if s == 0:
             base = torch.zeros(z.shape[0], z.shape[1], hi - lo, device=z.device)
             inp, eps = base, resize(z, n[0])[..., lo:hi] * model.amplitudes[0]
         else:
-            if k == 0:
-                inp = resize(prev, n[s])[..., lo:hi]
-            else:
-                inp = _resize_part(x, x_offset, n[s - 1], n[s], lo, hi)
+            inp = _resize_part(x, x_offset, n[s - 1], n[s], lo, hi)
             eps = (draw_noise(model.config, inp.shape, device=inp.device) * model.amplitudes[s] if noise
                    else torch.zeros_like(inp))
         y = model.generators[s](inp, eps)

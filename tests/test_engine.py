@@ -131,12 +131,14 @@ def test_model_file_without_a_noise_setting_samples_with_per_channel_noise():
     assert old.config.noise == "full" and modelfile.loads(modelfile.dumps(model)).config.noise == "frame"
 
 
-def test_same_seed_same_model():
-    _, m1, x1 = tiny(seed=3)
-    _, m2, x2 = tiny(seed=3)
+@pytest.mark.parametrize("window", [160, 24])  # the whole 3-s clip; windows at levels 2-4
+def test_same_seed_same_model(window):
+    _, m1, x1 = tiny(seed=3, window=window)
+    _, m2, x2 = tiny(seed=3, window=window)
     fit(m1, x1)
     fit(m2, x2)
     assert modelfile.dumps(m1) == modelfile.dumps(m2)
+    assert all(torch.isfinite(p).all() for g in m1.generators for p in g.parameters())
 
 
 def test_interrupted_training_resumes():
@@ -196,22 +198,32 @@ def test_every_clip_trains_and_samples_from_the_cli(tmp_path, path):
 def test_a_window_of_a_level_computes_exactly_what_the_whole_clip_would():
     """Windowed training runs each stage on a stretch of the clip: the frames it keeps must be the very frames a
     full-length pass gives (the margins cover the generators' reach, the resampling reads the right frames)."""
-    from motionkit.train import _forward, _forward_windowed, _run, windows
+    from motionkit.train import _forward, _forward_windowed, _random_window, _run, windows
 
     m, model, x = tiny(seconds=8)
     reals = [resize(x, n) for n in model.lengths]
     torch.manual_seed(0)
     z = torch.randn(2, x.shape[1], model.lengths[0])
+    every = _forward(model, range(model.n_stages), None, z, reals, noise=False)  # each stage, whole clip
     for stages in model.levels:
         prev = _run(model, range(stages[0]), z, reals, noise=False)
         full = _forward(model, stages, prev, z, reals, noise=False)
         for length in (5, 17, 40, 10 ** 6):
             spans = windows(model, stages, length, torch.Generator().manual_seed(length))
-            parts = _forward_windowed(model, stages, spans, prev, z, noise=False)
+            parts = _forward_windowed(model, stages, spans, (prev, 0), z, noise=False)  # the reconstruction path
             for f, p, ((v0, v1), _) in zip(full, parts, spans):
                 assert p.shape[-1] == v1 - v0 and torch.allclose(p, f[..., v0:v1], atol=1e-5)
             (a, b), _ = spans[-1]
             assert b - a == min(length, model.lengths[stages[-1]])
+            # and the random path: every stage from the first computes only what the window needs
+            same, parts = _random_window(model, stages, length, z, noise=False,
+                                         rng=torch.Generator().manual_seed(length))
+            assert same == spans
+            for f, p, ((v0, v1), _) in zip(every[stages[0]:], parts, spans):
+                assert p.shape[-1] == v1 - v0 and torch.allclose(p, f[..., v0:v1], atol=1e-5)
+            path = windows(model, list(range(stages[-1] + 1)), length, torch.Generator().manual_seed(length))
+            if length == 5 and stages[0] > 0:  # the frozen stages ran on part of the clip
+                assert sum(hi - lo for _, (lo, hi) in path[:stages[0]]) < sum(model.lengths[:stages[0]])
 
 
 def test_sampling_is_calibrated_to_move_as_much_as_the_clip():
