@@ -167,7 +167,9 @@ def train_clip(clip, output, options: dict, resume: bool = False, quiet: bool = 
             said.add(m.trained_levels)
             click.echo(f"level {m.trained_levels}/{n_levels}: {checks['iterations']} iterations (budget "
                        f"{m.config.iterations[min(m.trained_levels, len(m.config.iterations)) - 1]}); coverage "
-                       + " → ".join(f"{c:.2f}" for _, c in checks["coverage"]), err=True)
+                       + " → ".join(f"{c:.2f}" for _, c in checks["coverage"])
+                       + (f"; kept the weights of iteration {checks['kept']}, its best" if "kept" in checks else ""),
+                       err=True)
         if m.trained_levels < n_levels and not quiet:  # every level on disk samples, at its detail so far
             click.echo(f"level {m.trained_levels}/{n_levels} saved in {output} after {time.time() - started:.0f} s: "
                        f"`motionkit sample -m {output}` works now (coarser detail until training ends)",

@@ -8,7 +8,7 @@ from motionkit import features as feat
 from motionkit import gan, modelfile
 from motionkit import rotations as rot
 from motionkit.model import PRESETS, Config, Model, draw_noise, levels, pyramid_lengths, resize
-from motionkit.train import fit
+from motionkit.train import Probe, fit
 from motionkit.errors import MotionkitError
 from motionkit.files import read_motions
 
@@ -372,6 +372,29 @@ def test_stretched_training_records_its_checks_and_stays_reproducible():
     counts = {}
     fit(model, x, progress=lambda level, it, total, losses: counts.__setitem__(level, it))
     assert counts == {0: 5, 1: 3, 2: 3, 3: 3} and "levels" not in model.provenance
+
+
+def test_a_level_whose_coverage_falls_ends_with_the_weights_of_its_best_check(monkeypatch):
+    """Coverage can fall while a level trains on (the crab at batch 2: 0.914, then 0.756 at its last check): the
+    level keeps the generators' weights of its best check, says so in the file, and keeps its last weights where
+    the last check is within GAIN of the best."""
+    scripted = iter([0.5, 0.9, 0.6] + [0.5, 0.5] * 3)  # level 1 (budget 8): checks at 6, 8, 10; then flat levels
+    monkeypatch.setattr(Probe, "coverage", lambda self: next(scripted))
+    _, model, x = tiny(iterations=[8, 4, 4, 4], stretch=2.0)
+    weights = {}
+
+    def progress(level, it, total, losses):
+        if level == 0:
+            weights[it] = [{k: v.clone() for k, v in model.generators[s].state_dict().items()} for s in (0, 1)]
+
+    fit(model, x, progress=progress)
+    levels = model.provenance["levels"]
+    assert levels["1"]["coverage"] == [[6, 0.5], [8, 0.9], [10, 0.6]] and levels["1"]["kept"] == 8
+    assert all("kept" not in levels[k] for k in "234")
+    for s in (0, 1):
+        now = model.generators[s].state_dict()
+        assert all(torch.equal(now[k], weights[8][s][k]) for k in now)
+        assert not all(torch.equal(now[k], weights[10][s][k]) for k in now)
 
 
 def test_a_budget_the_user_sets_is_kept_unless_they_ask_for_a_stretch(tmp_path):
