@@ -1,7 +1,7 @@
 """Quality of one level while it trains: how the fast recipe's knobs were chosen.
 
     python bench/level_curve.py [clip=PATH] [level=1] [every=300] [threads=1] [noise=frame] [iterations=2400,...]
-                                [d_steps=2] [batch=4] [lambda_adv=5,5,2.5,1] [lambda_rec=...]
+                                [d_steps=2] [batch=2] [lambda_adv=5,5,2.5,1] [lambda_rec=...]
                                 [pyramid_ratio=0.2] [window=160] [stretch=1] ...
 
 Trains the `fast` preset (with the given overrides) up to ``level`` and, every ``every`` iterations of it, draws 20
