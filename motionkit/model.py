@@ -27,8 +27,8 @@ PRESETS = {
                   stretch=1.0),
     # For a CPU (measured choices, BENCHMARKS.md): the paper's weights and transfer but a light reconstruction at
     # the coarse level (λrec 50 there makes the samples' poses spread ~35 % less than the clip's; 10 keeps more
-    # of their energy and covers as well), a batch of 2 (half batch 4's time; coverage within the seeds' spread on
-    # Salsa, Gangnam and the dancer, 0.04 less on the crab), 2 critic steps with the gradient penalty on every 4th,
+    # of their energy and covers as well), a batch of 2 (0.53-0.68 of batch 4's time; coverage higher on Salsa,
+    # within the seeds' spread on Gangnam and the dancer, 0.04 less on the crab), 2 critic steps with the gradient penalty on every 4th,
     # every level trained on 160-frame windows (an iteration costs the same on a long take), and far fewer
     # iterations, weighted to the coarse level (it decides coverage) — and a level whose samples still cover more
     # of the clip at its budget trains on, up to twice it (Gangnam's and the crab's coarse levels need ~1.5-1.75x).
