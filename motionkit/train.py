@@ -97,12 +97,15 @@ def _below(skeleton, j: int, ancestor: int) -> bool:
 
 
 def contact_loss(fk: ContactFK, x: torch.Tensor) -> torch.Tensor:
-    """GANimator's foot-contact consistency: squared tip speed where the predicted label says 'on the ground'."""
+    """GANimator's foot-contact consistency: tip speed (body heights per frame) where the predicted label says 'on
+    the ground'. The speed, not its square: a squared speed's pull fades as the foot slows (0.01 body heights a
+    frame, the contact threshold, costs 1e-4), so the feet never settle — the crab's samples, labelled on the
+    ground 73 % of the time as the clip is, had their tips still on 6 % of frames (the clip: 73 %)."""
     if fk.n_contacts == 0 or x.shape[-1] < 2:
         return x.new_zeros(())
     tips, labels = fk(x)
-    speed2 = ((tips[:, 1:] - tips[:, :-1]) ** 2).sum(-1)
-    return (speed2 * torch.sigmoid((labels[:, 1:] - 0.5) * 12)).mean()
+    speed = (((tips[:, 1:] - tips[:, :-1]) ** 2).sum(-1) + 1e-12).sqrt()
+    return (speed * torch.sigmoid((labels[:, 1:] - 0.5) * 12)).mean()
 
 
 def gradient_penalty(d: gan.Discriminator, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:

@@ -22,7 +22,8 @@ def _floats(text):
     return [float(v) for v in text.split(",")] if text else None
 
 
-TRAINING_OPTIONS = ("preset", "iterations", "batch", "d_steps", "lambda_adv", "lambda_rec", "transfer_layers",
+TRAINING_OPTIONS = ("preset", "iterations", "batch", "d_steps", "lambda_adv", "lambda_rec", "lambda_contact",
+                    "transfer_layers",
                     "window", "gp_every", "noise", "seed", "fps", "frames", "joints", "contacts", "device", "plots",
                     "init", "stretch")
 
@@ -39,6 +40,8 @@ def register_commands(cli):
     @click.option("--d-steps", type=int, default=None, help="Critic steps per generator step.")
     @click.option("--lambda-adv", default=None, help="Per-level adversarial weights, comma-separated.")
     @click.option("--lambda-rec", default=None, help="Per-level reconstruction weights, comma-separated.")
+    @click.option("--lambda-contact", type=click.FloatRange(min=0.0), default=None,
+                  help="Weight of the foot-contact loss (tip speed where a foot is labelled down).")
     @click.option("--transfer-layers", type=int, default=None, help="Early generator layers copied across levels (0: off).")
     @click.option("--window", type=click.IntRange(min=0), default=None,
                   help="Train each level on random windows this many frames long at its last stage (0: whole clip).")
@@ -118,6 +121,7 @@ def train_clip(clip, output, options: dict, resume: bool = False, quiet: bool = 
         fps = o["fps"] or 30.0
         cfg = Config.from_preset(o["preset"] or "fast", iterations=its, batch=o["batch"], d_steps=o["d_steps"],
                                  lambda_adv=_floats(o["lambda_adv"]), lambda_rec=_floats(o["lambda_rec"]),
+                                 lambda_contact=o["lambda_contact"],
                                  transfer_layers=o["transfer_layers"], window=o["window"], gp_every=o["gp_every"],
                                  noise=o["noise"], seed=o["seed"] or 0, fps=fps,
                                  # a budget the user sets is kept unless they also ask for a stretch

@@ -413,3 +413,31 @@ def test_a_budget_the_user_sets_is_kept_unless_they_ask_for_a_stretch(tmp_path):
     assert b"level 1/4: " in r.stderr and b"iterations (budget 4); coverage" in r.stderr
     assert Config.from_preset("fast").stretch == PRESETS["fast"]["stretch"] == 2.0
     assert Config.from_preset("paper").stretch == Config.from_preset("ganimator").stretch == 1.0
+
+
+def test_a_foot_sliding_at_the_contact_threshold_is_pulled_as_hard_as_one_sliding_fast():
+    """The contact loss is the tip's speed where the label says 'down' (GANimator's), so its pull does not fade as
+    the foot slows: a squared speed barely pulls at the threshold (0.01 body heights a frame), and feet skate."""
+    from motionkit.train import ContactFK, contact_loss
+
+    m, model, x = tiny(seconds=4)
+    enc, fk = model.enc, ContactFK(model.enc)
+    raw = (x[0].T * torch.tensor(enc.std, dtype=torch.float32) + torch.tensor(enc.mean, dtype=torch.float32))
+    pose = raw[:1].repeat(40, 1)  # the clip's first pose held still...
+    pose[:, 6 * len(enc.joints):6 * len(enc.joints) + len(enc.contacts)] = 1.0  # ...with every foot down
+
+    def loss_and_pull(v):
+        drift = torch.tensor(float(v), requires_grad=True)
+        f = pose.clone()
+        f[:, enc.root_slice.start] = drift  # the whole body slides v body heights a frame along x
+        f[:, enc.root_slice.start + 2] = 0.0
+        z = ((f - torch.tensor(enc.mean)) / torch.tensor(enc.std)).T[None].float()
+        loss = contact_loss(fk, z)
+        loss.backward()
+        return loss.item(), drift.grad.item()
+
+    assert not enc.fixed[enc.root_slice.start] and not enc.fixed[enc.root_slice.start + 2]
+    slow, fast = loss_and_pull(0.01), loss_and_pull(0.1)
+    assert slow[0] == pytest.approx(0.01 * torch.sigmoid(torch.tensor(6.0)).item(), rel=1e-3)
+    assert fast[0] == pytest.approx(10 * slow[0], rel=1e-3)
+    assert slow[1] == pytest.approx(fast[1], rel=1e-3) and slow[1] > 0.9
