@@ -5,13 +5,17 @@
     python bench/sampling.py MODEL.mkm --per-level                         # energy after each level
     python bench/sampling.py MODEL.mkm --per-joint                         # speed and pose spread per joint
     python bench/sampling.py MODEL.mkm --coverage-map                      # which parts of the clip are covered
+    python bench/sampling.py MODEL.mkm --contacts                          # what the contact labels cost
 
 All against the model's own training clip: coverage, global/local diversity and the energy ratios (body speed,
 root travel, acceleration, foot skating: samples / clip; ``motionkit.metrics``). ``--per-level`` samples the
 stages trained up to each level and compares with the clip blurred to that level's length (coverage and
 diversity too, no foot clean-up: where a model drops parts of the clip); ``--per-joint`` gives,
 per modelled joint, the samples' speed and pose spread (standard deviation of its position about the carrying
-joint) as fractions of the clip's (no foot clean-up)."""
+joint) as fractions of the clip's (no foot clean-up); ``--contacts`` splits coverage into what the rotations and
+what the contact labels (motion-derived: a tip slower than the contact speed) give it, with the share of frames
+whose contact tips are still, in the clip and in the samples before and after the foot clean-up, and how fast the
+tips move where the model labels them down."""
 from __future__ import annotations
 
 import argparse
@@ -42,6 +46,7 @@ def main():
     ap.add_argument("--coverage-map", action="store_true",
                     help="Which parts of the clip the samples cover: per tenth of the clip, the share of samples "
                          "that cover its 30-frame windows, and the windows no sample covers.")
+    ap.add_argument("--contacts", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(2)
     model = modelfile.loads(open(args.model, "rb").read(), args.model)
@@ -59,6 +64,40 @@ def main():
               flush=True)
 
     head = ("|---|---|---|---|---|---|---|---|")
+    if args.contacts:
+        from motionkit import anatomy
+        from motionkit.metrics import COVERAGE_EPS, COVERAGE_WINDOW, features, frame_distances, window_means
+
+        spec = feature_spec(ref)
+        r = features(ref, spec)
+        nr = 6 * len(spec.joints)  # the rotations' columns; the contact labels follow
+        raw = edit.sample(model, args.n, frames, ref.fps, torch.Generator().manual_seed(args.seed), foot_fix=False)
+        threshold = anatomy.CONTACT_SPEED * model.enc.height * 30.0 / ref.fps
+        sk = ref.skeleton
+
+        def cover(a, b):
+            return float((window_means(frame_distances(a, b), COVERAGE_WINDOW).min(axis=1) < COVERAGE_EPS).mean())
+
+        print(f"contact joints scored: {', '.join(spec.contacts)}; the clip's tips are still on "
+              f"{r[:, nr:].mean():.3f} of frames")
+        print("| samples | coverage | rotations alone | tips still (clip: %.3f) |\n|---|---|---|---|" % r[:, nr:].mean())
+        for label, group in (("raw", raw), ("foot clean-up", [fix_feet(m) for m in raw])):
+            fs = [features(m, spec) for m in group]
+            print(f"| {label} | {np.mean([cover(r, f) for f in fs]):.3f} | "
+                  f"{np.mean([cover(r[:, :nr], f[:, :nr]) for f in fs]):.3f} | "
+                  f"{np.mean([f[:, nr:].mean() for f in fs]):.3f} |")
+        down = []  # tip speed / contact threshold on the frames the model labels 'down'
+        for m in raw:
+            for name, labels in m.metadata.get("contacts", {}).items():
+                tip = anatomy.tips(m, [sk.index(name)])[:, 0]
+                speed = np.r_[0.0, np.linalg.norm(np.diff(tip, axis=0), axis=-1)] / threshold
+                down.append(speed[np.asarray(labels) > 0.5])
+        if down:
+            down = np.concatenate(down)
+            q = np.percentile(down, [25, 50, 75, 90])
+            print(f"model-labelled contact frames: {len(down)}; tip speed / contact threshold quartiles "
+                  f"{q[0]:.2f} / {q[1]:.2f} / {q[2]:.2f}, 90th {q[3]:.2f}; still on {(down < 1).mean():.3f}")
+        return
     if args.coverage_map:
         from motionkit.metrics import COVERAGE_EPS, COVERAGE_WINDOW, features, frame_distances, window_means
 
