@@ -46,7 +46,8 @@ def main():
     ap.add_argument("--coverage-map", action="store_true",
                     help="Which parts of the clip the samples cover: per tenth of the clip, the share of samples "
                          "that cover its 30-frame windows, and the windows no sample covers.")
-    ap.add_argument("--contacts", action="store_true")
+    ap.add_argument("--contacts", action="store_true",
+                    help="Coverage from the rotations alone and with the contact labels, and how still the feet are.")
     args = ap.parse_args()
     torch.set_num_threads(2)
     model = modelfile.loads(open(args.model, "rb").read(), args.model)
