@@ -69,6 +69,33 @@ def _unpack(g, arrays: dict, bad):
     g.load_state_dict(state)
 
 
+def _check_training(config, bad) -> None:
+    """The training knobs a file carries (``train --resume`` trains with them): numbers of the right kind, in
+    ranges a training can run with — a crafted batch of 10^12 must not reach an allocation."""
+    from . import gan
+
+    def number(v, low, high, integer=False):
+        if isinstance(v, bool) or not isinstance(v, int if integer else (int, float)):
+            return False
+        return (isinstance(v, int) or bool(np.isfinite(v))) and low <= v <= high
+
+    def numbers(v, low, high, integer=False):
+        return isinstance(v, list) and 1 <= len(v) <= 64 and all(number(x, low, high, integer) for x in v)
+
+    checks = {"batch": number(config.batch, 1, 4096, True), "d_steps": number(config.d_steps, 1, 100, True),
+              "gp_every": number(config.gp_every, 1, 1000, True),
+              "transfer_layers": number(config.transfer_layers, 0, len(gan.HIDDEN) + 1, True),
+              "window": number(config.window, 0, limits.limit("MOTIONKIT_MAX_FRAMES"), True),
+              "seed": number(config.seed, -2 ** 63, 2 ** 63 - 1, True),
+              "iterations": numbers(config.iterations, 0, 10 ** 7, True),
+              "lambda_adv": numbers(config.lambda_adv, 0, 1e6), "lambda_rec": numbers(config.lambda_rec, 0, 1e6),
+              "lambda_contact": number(config.lambda_contact, 0, 1e6), "lambda_gp": number(config.lambda_gp, 0, 1e6),
+              "lr": number(config.lr, 1e-12, 1.0)}
+    for name, ok in checks.items():
+        if not ok:
+            bad(f"{name} {getattr(config, name)!r:.40}")
+
+
 def loads(data: bytes, source: str = "model"):
     """A Model from model-file bytes, every value checked against the others before anything is built."""
     import torch
@@ -123,6 +150,7 @@ def loads(data: bytes, source: str = "model"):
     if not (isinstance(config.stretch, (int, float)) and not isinstance(config.stretch, bool)
             and 1.0 <= config.stretch <= 100.0):
         bad(f"stretch {config.stretch!r}")
+    _check_training(config, bad)
     z = arrays.get("z_star")
     if z is None or z.shape != (1, enc.width, lengths[0]) or not np.all(np.isfinite(z)):
         bad("z* does not match the encoding and pyramid")

@@ -185,6 +185,9 @@ def load_model(option: str | None):
 
     path = find_model(option)
     model = loads(read_bytes(path), path)
+    if model.trained_levels == 0:  # `train` writes a model once a level is done: a file without one was made elsewhere
+        raise MotionkitError(f"no level of the model is trained yet: nothing to generate from (`motionkit train "
+                             f"CLIP -o {path} --resume` trains it)", path)
     if model.trained_stages < model.n_stages:
         click.echo(f"warning: {path} is only partly trained ({model.trained_stages} of {model.n_stages} stages)",
                    err=True)

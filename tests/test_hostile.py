@@ -240,12 +240,20 @@ def test_crafted_model_files(tmp_path):
     def stretch(h):
         h["config"]["stretch"] = "forever"
         return h
+    def config(**values):
+        def change(h):
+            h["config"].update(values)
+            return h
+        return crafted(change)
     def nan_weight(zz):
         name = next(k for k in zz if k.startswith("G0/"))
         zz[name] = np.full_like(zz[name], np.nan)
     cases = {"a list": crafted(lambda h: [h]), "trained levels 99": crafted(levels), "lengths 1e9": crafted(lengths),
              "fps 1e9": crafted(fps), "NaN amplitudes": crafted(amplitudes),
-             "NaN weights": crafted(lambda h: h, nan_weight), "a stretch that is not a number": crafted(stretch)}
+             "NaN weights": crafted(lambda h: h, nan_weight), "a stretch that is not a number": crafted(stretch),
+             "a batch of 10^12": config(batch=10 ** 12), "a seed of 10^30": config(seed=10 ** 30), "a contact weight that is text": config(lambda_contact="x"),
+             "no iterations": config(iterations=[]), "a NaN reconstruction weight": config(lambda_rec=[float("nan")]),
+             "nine transferred layers": config(transfer_layers=9), "no level trained": crafted(lambda h: h)}
     for what, payload in cases.items():
         path = tmp_path / "crafted.mkm"
         path.write_bytes(payload)
