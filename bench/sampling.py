@@ -73,7 +73,7 @@ def main():
         r = features(ref, spec)
         nr = 6 * len(spec.joints)  # the rotations' columns; the contact labels follow
         raw = edit.sample(model, args.n, frames, ref.fps, torch.Generator().manual_seed(args.seed), foot_fix=False)
-        threshold = anatomy.CONTACT_SPEED * model.enc.height * 30.0 / ref.fps
+        threshold = anatomy.CONTACT_SPEED * spec.height * 30.0 / ref.fps  # eval's contact rule
         sk = ref.skeleton
 
         def cover(a, b):

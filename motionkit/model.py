@@ -209,7 +209,8 @@ class Model:
     def generate(self, n: int, frames: int, rng: torch.Generator | None = None, upto: int | None = None,
                  z_star: bool = False, inject: Injection | None = None, every_stage: bool = False) -> torch.Tensor:
         """(n, C, frames) normalised features: noise at the first stage only (GANimator's sampling), or at every
-        stage with its amplitude, as in training (``every_stage``).
+        stage with its amplitude, as in training (``every_stage``); stages from ``upto`` on are skipped (a partly
+        trained model, or a level's own samples) and the last one run is resampled to ``frames``.
 
         ``inject`` overrides, at the input of one stage, the masked channels and frames with given features
         (downsampled to that stage): the paper's §4.2 editing, all in the same single forward pass."""
@@ -230,5 +231,5 @@ class Model:
             noise = (draw_noise(self.config, x.shape, rng=rng).to(dev) * self.amplitudes[s] if every_stage
                      else torch.zeros_like(x))
             x = self.generators[s](x, noise)
-        return x
+        return resize(x, frames)  # a partly trained model stops at a coarser stage: its motion, at full length
 

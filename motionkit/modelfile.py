@@ -90,7 +90,7 @@ def _check_training(config, bad) -> None:
               "iterations": numbers(config.iterations, 0, 10 ** 7, True),
               "lambda_adv": numbers(config.lambda_adv, 0, 1e6), "lambda_rec": numbers(config.lambda_rec, 0, 1e6),
               "lambda_contact": number(config.lambda_contact, 0, 1e6), "lambda_gp": number(config.lambda_gp, 0, 1e6),
-              "lr": number(config.lr, 1e-12, 1.0)}
+              "lr": number(config.lr, 1e-12, 1.0), "stretch": number(config.stretch, 1.0, 100.0)}
     for name, ok in checks.items():
         if not ok:
             bad(f"{name} {getattr(config, name)!r:.40}")
@@ -147,9 +147,6 @@ def loads(data: bytes, source: str = "model"):
         bad(f"trained levels {trained!r} (the pyramid has {n_levels})")
     if config.noise not in ("frame", "full"):
         bad(f"noise {config.noise!r}")
-    if not (isinstance(config.stretch, (int, float)) and not isinstance(config.stretch, bool)
-            and 1.0 <= config.stretch <= 100.0):
-        bad(f"stretch {config.stretch!r}")
     _check_training(config, bad)
     z = arrays.get("z_star")
     if z is None or z.shape != (1, enc.width, lengths[0]) or not np.all(np.isfinite(z)):

@@ -141,7 +141,7 @@ def test_same_seed_same_model(window):
     assert all(torch.isfinite(p).all() for g in m1.generators for p in g.parameters())
 
 
-def test_interrupted_training_resumes():
+def test_interrupted_training_resumes(tmp_path):
     m, model, x = tiny()
 
     def stop(level, it, total, losses):
@@ -153,6 +153,12 @@ def test_interrupted_training_resumes():
         fit(model, x, progress=stop, checkpoint=lambda mm: saved.append(modelfile.dumps(mm)))
     resumed = modelfile.loads(saved[-1])
     assert resumed.trained_levels == 2
+    # what `train` promises after each level: the model on disk samples (coarser), full length, and says it is partial
+    (tmp_path / "partial.mkm").write_bytes(saved[-1])
+    r = run_cli("sample", "-m", tmp_path / "partial.mkm", "-n", "2", "--seconds", "2", "-o", tmp_path / "s.npz")
+    assert b"partly trained (4 of 7 stages)" in r.stderr
+    out = read_motions(str(tmp_path / "s.npz"))
+    assert len(out) == 2 and out[0].frames == round(2 * out[0].fps) and np.isfinite(out[0].rotations).all()
     fit(resumed, x)
     assert resumed.trained_levels == 4
 

@@ -240,9 +240,10 @@ def test_crafted_model_files(tmp_path):
     def stretch(h):
         h["config"]["stretch"] = "forever"
         return h
-    def config(**values):
+    def config(**values):  # a file that could sample, but whose training knobs are no training's
         def change(h):
             h["config"].update(values)
+            h["trained_levels"] = 1
             return h
         return crafted(change)
     def nan_weight(zz):
