@@ -6,6 +6,7 @@
     python bench/sampling.py MODEL.mkm --per-joint                         # speed and pose spread per joint
     python bench/sampling.py MODEL.mkm --coverage-map                      # which parts of the clip are covered
     python bench/sampling.py MODEL.mkm --contacts                          # what the contact labels cost
+    python bench/sampling.py MODEL.mkm --thresholds 0.5,0.4,0.3            # the label above which a foot is down
 
 All against the model's own training clip: coverage, global/local diversity and the energy ratios (body speed,
 root travel, acceleration, foot skating: samples / clip; ``motionkit.metrics``). ``--per-level`` samples the
@@ -46,6 +47,8 @@ def main():
     ap.add_argument("--coverage-map", action="store_true",
                     help="Which parts of the clip the samples cover: per tenth of the clip, the share of samples "
                          "that cover its 30-frame windows, and the windows no sample covers.")
+    ap.add_argument("--thresholds", default=None,
+                    help="Sample with each of these contact thresholds (the model's calibrated one is marked).")
     ap.add_argument("--contacts", action="store_true",
                     help="Coverage from the rotations alone and with the contact labels, and how still the feet are.")
     args = ap.parse_args()
@@ -126,7 +129,8 @@ def main():
             blurred = feat.decode(resize(resize(x_ref, n), t)[0].T.numpy(), model.enc)
             e_ref = energy(blurred, spec)
             x = resize(model.generate(args.n, 2 * t, torch.Generator().manual_seed(args.seed), upto=upto), 2 * t)
-            decoded = [feat.decode(x[i].T.numpy(), model.enc) for i in range(args.n)]
+            decoded = [feat.decode(x[i].T.numpy(), model.enc, contact_threshold=model.contact_threshold)
+                       for i in range(args.n)]
             es = [energy(d, spec, e_ref["ground"]) for d in decoded]
             ratio = {k: np.mean([e[k] for e in es]) / e_ref[k] for k in ("body_speed", "root_speed", "acceleration")}
             r = evaluate(blurred, decoded)
@@ -153,6 +157,16 @@ def main():
             print(f"| {model.enc.skeleton.names[j]} | {speed[j] / speed_ref[j]:.2f} | {spread[j] / spread_ref[j]:.2f} |")
         return
     print("| sampling | coverage | global | local | body speed | root travel | acceleration | foot skating |\n" + head)
+    if args.thresholds:
+        calibrated = model.contact_threshold
+        clip30 = ref.resampled(model.enc.fps)
+        clip_share = feat.contact_labels(clip30, model.enc.contacts, model.enc.height).mean()
+        for t in [float(v) for v in args.thresholds.split(",")] + [calibrated]:
+            model.contact_threshold = t
+            out = edit.sample(model, args.n, frames, ref.fps, torch.Generator().manual_seed(args.seed))
+            share = np.mean([np.mean(list(m.metadata["contacts"].values())) for m in out])
+            row(f"threshold {t:.3f}{' (calibrated)' if t == calibrated else ''}: labelled down {share:.3f} (clip {clip_share:.3f})", out)
+        return
     if args.temperatures:
         calibrated = model.temperature
         for t in (float(v) for v in args.temperatures.split(",")):

@@ -99,11 +99,12 @@ def recalibrated(path: str, workdir: str) -> dict:
     """A model trained before `train` saved its calibration (every file had temperature 1.0): calibrate it as
     `train` now does (the weights are what that training gave), write the copy, and evaluate it."""
     from motionkit import modelfile
-    from motionkit.train import calibrate
+    from motionkit.train import calibrate, calibrate_contacts
 
     with open(path, "rb") as fh:
         model = modelfile.loads(fh.read(), path)
     calibrate(model)
+    calibrate_contacts(model)
     out = os.path.join(workdir, os.path.basename(path))
     with open(out, "wb") as fh:
         fh.write(modelfile.dumps(model))

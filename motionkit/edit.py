@@ -146,7 +146,7 @@ def to_motions(model: Model, x: torch.Tensor, fps: float, frames: int) -> list[M
     """Full-skeleton motions at ``fps`` with exactly ``frames`` frames from (n, C, T) normalised features."""
     out = []
     for i in range(x.shape[0]):
-        m = feat.decode(x[i].T.numpy(), model.enc)
+        m = feat.decode(x[i].T.numpy(), model.enc, contact_threshold=model.contact_threshold)
         labels = m.metadata.pop("contacts")  # per frame at the model's rate
         if abs(fps - m.fps) > 1e-9:
             m = m.resampled(fps)

@@ -199,8 +199,10 @@ def encode(motion: Motion, enc: Encoding, normalise: bool = True) -> np.ndarray:
     return (feats - enc.mean) / enc.std if normalise else feats
 
 
-def decode(feats: np.ndarray, enc: Encoding, name: str = "", metadata: dict | None = None) -> Motion:
-    """A full-skeleton Motion from (T, width) normalised features."""
+def decode(feats: np.ndarray, enc: Encoding, name: str = "", metadata: dict | None = None,
+           contact_threshold: float = 0.5) -> Motion:
+    """A full-skeleton Motion from (T, width) normalised features; a contact is down where its label is above
+    ``contact_threshold`` (the model's calibrated one, ``Model.contact_threshold``)."""
     f = np.asarray(feats, dtype=np.float64) * enc.std + enc.mean
     f[:, enc.fixed] = enc.mean[enc.fixed]
     sk = enc.skeleton
@@ -219,6 +221,6 @@ def decode(feats: np.ndarray, enc: Encoding, name: str = "", metadata: dict | No
     world = np.stack([xz[:, 0], root[:, 1], xz[:, 1]], axis=1) * enc.height
     translations[:, enc.travel] = rot.rotate(rot.conjugate(pq), world - pp)
     meta = dict(metadata or {})
-    meta["contacts"] = {sk.names[j]: (f[:, 6 * nj + k] > 0.5).astype(int).tolist()
+    meta["contacts"] = {sk.names[j]: (f[:, 6 * nj + k] > contact_threshold).astype(int).tolist()
                         for k, j in enumerate(enc.contacts)}
     return Motion(sk, rotations, translations, enc.fps, name=name, metadata=meta)

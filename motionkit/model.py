@@ -135,11 +135,14 @@ class Model:
 
     def __init__(self, enc: feat.Encoding, lengths: list[int], amplitudes: list[float], z_star: torch.Tensor,
                  config: Config, generators=None, trained_levels: int = 0, provenance: dict | None = None,
-                 clip=None, temperature: float = 1.0):
+                 clip=None, temperature: float = 1.0, contact_threshold: float = 0.5):
         self.enc, self.lengths, self.amplitudes, self.z_star = enc, lengths, amplitudes, z_star
         # the first stage's noise at sampling, relative to training's: calibrated after training so that samples
         # move as much as the clip (``train.calibrate``); 1.0 is GANimator's sampling
         self.temperature = temperature
+        # the predicted label above which a foot is on the ground: calibrated after training so that samples have
+        # their feet down as often as the clip (``train.calibrate_contacts``); 0.5 is GANimator's
+        self.contact_threshold = contact_threshold
         self.clip = clip  # the training clip (a Motion at its own frame rate), kept for editing operations
         self.config, self.trained_levels, self.provenance = config, trained_levels, provenance or {}
         self.widths = ([6] * len(enc.joints) + ([len(enc.contacts)] if enc.contacts else []) + [3]

@@ -19,7 +19,7 @@ VERSION = 3  # 2: masked skeleton convolutions, the training clip; 3: travel joi
 def dumps(model) -> bytes:
     header = {"format": FORMAT, "version": VERSION, "config": asdict(model.config), "encoding": model.enc.to_dict(),
               "lengths": model.lengths, "amplitudes": model.amplitudes, "trained_levels": model.trained_levels,
-              "temperature": model.temperature,
+              "temperature": model.temperature, "contact_threshold": model.contact_threshold,
               "provenance": model.provenance}
     arrays = {"z_star": model.z_star.detach().cpu().numpy()}
     for s, g in enumerate(model.generators):
@@ -143,6 +143,9 @@ def loads(data: bytes, source: str = "model"):
     temperature = header.get("temperature", 1.0)
     if not (isinstance(temperature, (int, float)) and 0.25 <= temperature <= 4):
         bad(f"temperature {temperature!r}")
+    threshold = header.get("contact_threshold", 0.5)  # files before stop 25: GANimator's 0.5
+    if not (isinstance(threshold, (int, float)) and not isinstance(threshold, bool) and 0 < threshold < 1):
+        bad(f"contact threshold {threshold!r}")
     if not (isinstance(trained, int) and 0 <= trained <= n_levels):
         bad(f"trained levels {trained!r} (the pyramid has {n_levels})")
     if config.noise not in ("frame", "full"):
@@ -156,7 +159,8 @@ def loads(data: bytes, source: str = "model"):
             bad(f"array {name!r} holds something other than finite numbers")
     model = Model(enc, lengths, [float(a) for a in amplitudes], torch.from_numpy(z.astype(np.float32)), config,
                   trained_levels=trained, provenance=header.get("provenance") if isinstance(
-                      header.get("provenance"), dict) else {}, temperature=float(temperature))
+                      header.get("provenance"), dict) else {}, temperature=float(temperature),
+                  contact_threshold=float(threshold))
     for s, g in enumerate(model.generators):
         _unpack(g, {name: arrays.get(f"G{s}/{name}") for name in g.state_dict()}, bad)
     clip = header.get("clip")

@@ -210,7 +210,8 @@ def fit(model: Model, clip: torch.Tensor, device: str = "cpu", progress=None, ch
         g.to("cpu")
     if model.trained_levels == len(groups) and model.clip is not None:
         calibrate(model)
-        if checkpoint is not None:  # the file must carry the temperature, not only this process's model
+        calibrate_contacts(model)
+        if checkpoint is not None:  # the file must carry the calibration, not only this process's model
             checkpoint(model)
     return model
 
@@ -346,6 +347,36 @@ def calibrate(model: Model, samples: int = 8, steps: int = 6) -> float:
 
     model.temperature = choose_temperature(measure, steps)
     return model.temperature
+
+
+CONTACT_THRESHOLDS = (0.05, 0.95)  # the range a calibrated contact threshold stays in
+
+
+def calibrate_contacts(model: Model, samples: int = 8) -> float:
+    """Set ``model.contact_threshold``, the predicted label above which a foot is on the ground, so that samples
+    have their feet down on as many frames as the clip has (the clip's labels: ``features.contact_labels``).
+
+    The contact loss charges a label for the tip's speed wherever it says 'down', so the generator learns to say it
+    less often than the clip has it: Gangnam's model labelled 0.21 of its samples' frames down at GANimator's 0.5
+    against the clip's 0.42, and the foot clean-up then leaves feet sliding that the clip holds still. The label is
+    a continuous output; the threshold is set at the quantile of the samples' labels that gives the clip's share of
+    contact frames (20 Gangnam samples: coverage 0.801 at 0.5, 0.814 at the matching 0.30). Drawn as ``calibrate``
+    draws, at the model's temperature (calibrate that first), with a fixed seed: the same model gives the same
+    threshold."""
+    enc = model.enc
+    if not enc.contacts or model.clip is None:
+        return model.contact_threshold
+    clip = model.clip.resampled(enc.fps)
+    share = float(feat.contact_labels(clip, enc.contacts, enc.height).mean())
+    cols = slice(6 * len(enc.joints), 6 * len(enc.joints) + len(enc.contacts))
+    with torch.no_grad():
+        x = model.generate(samples, 2 * clip.frames, torch.Generator().manual_seed(model.config.seed))
+    labels = x[:, cols].cpu().numpy().astype(np.float64) * enc.std[cols, None] + enc.mean[cols, None]
+    fixed = np.asarray(enc.fixed[cols], dtype=bool)
+    labels[:, fixed] = enc.mean[cols][fixed, None]  # as ``features.decode`` holds a constant channel
+    threshold = float(np.quantile(labels, 1.0 - share))
+    model.contact_threshold = float(np.clip(threshold, *CONTACT_THRESHOLDS))
+    return model.contact_threshold
 
 
 def choose_temperature(measure, steps: int = 6) -> float:

@@ -117,8 +117,9 @@ def _pyramid(g: _Graph, model) -> str:
     return x
 
 
-def _decode(g: _Graph, x: str, enc) -> tuple[str, str, str | None]:
-    """``features.decode`` in the graph: (rotations, translations, contacts) from (batch, channels, frames)."""
+def _decode(g: _Graph, x: str, enc, contact_threshold: float = 0.5) -> tuple[str, str, str | None]:
+    """``features.decode`` in the graph: (rotations, translations, contacts) from (batch, channels, frames); a
+    contact is down where its label is above the model's calibrated ``contact_threshold``."""
     import numpy as np
 
     from motionkit import rotations as rot
@@ -174,7 +175,7 @@ def _decode(g: _Graph, x: str, enc) -> tuple[str, str, str | None]:
                         g.const([where.get(j, no + 1 + j) for j in range(J)], np.int64), axis=2)
     contacts = None
     if nc:
-        contacts = g.op("Greater", g.last(f, 6 * nj, 6 * nj + nc), g.const(0.5))
+        contacts = g.op("Greater", g.last(f, 6 * nj, 6 * nj + nc), g.const(contact_threshold))
     return rotations, translations, contacts
 
 
@@ -190,7 +191,7 @@ def onnx_model(model):
     g = _Graph()
     x = _pyramid(g, model)
     features = g.op("Identity", x, out="features")
-    rotations, translations, contacts = _decode(g, features, model.enc)
+    rotations, translations, contacts = _decode(g, features, model.enc, model.contact_threshold)
     g.op("Identity", rotations, out="rotations")
     g.op("Identity", translations, out="translations")
     F, I = TensorProto.FLOAT, TensorProto.INT64

@@ -275,6 +275,35 @@ def test_sampling_is_calibrated_to_move_as_much_as_the_clip():
     assert calibrate(model) == t  # same model, same temperature
 
 
+def test_samples_have_their_feet_down_as_often_as_the_clip():
+    """After training, the label above which a foot counts as down is set so that samples (as ``calibrate`` draws
+    them: twice the clip's length, the model's temperature, before the foot clean-up) have their contact tips down
+    on the clip's share of frames, and the model file keeps it."""
+    from motionkit import edit
+    from motionkit import features as feat
+    from motionkit.train import CONTACT_THRESHOLDS, calibrate_contacts
+
+    m = read_motions(str(clip("Joe_Walk-In-Circle")))[0]
+    model = Model.from_clip(m, Config.from_preset("fast", iterations=[40, 10, 10, 10], batch=2))
+    saved = []
+    fit(model, model.encode(m), checkpoint=lambda mm: saved.append(modelfile.dumps(mm)))
+    clip30 = m.resampled(model.enc.fps)
+    share = feat.contact_labels(clip30, model.enc.contacts, model.enc.height).mean()
+
+    def down(threshold):
+        model.contact_threshold = threshold
+        out = edit.sample(model, 8, 2 * clip30.frames, model.enc.fps,
+                          torch.Generator().manual_seed(model.config.seed), foot_fix=False)
+        return np.mean([list(s.metadata["contacts"].values()) for s in out])
+
+    t = modelfile.loads(saved[-1]).contact_threshold
+    assert t == model.contact_threshold and CONTACT_THRESHOLDS[0] <= t <= CONTACT_THRESHOLDS[1]
+    assert abs(down(t) - share) < 0.01 < abs(down(0.5) - share), (share, down(t), down(0.5))
+    assert calibrate_contacts(model) == t  # same model, same threshold
+    model.clip = m.replace(translations=m.translations + np.arange(m.frames)[:, None, None] * 50.0)  # never still
+    assert down(calibrate_contacts(model)) == 0.0  # a clip whose feet are never down: nor are the samples'
+
+
 def test_warm_start_from_a_model_of_the_same_rig(tmp_path):
     """`train --init`: the new model encodes the base model's joints and feet and starts from its generators (one
     iteration later they are still the base's, give or take a step), not from random weights; a base of another

@@ -246,6 +246,12 @@ def test_crafted_model_files(tmp_path):
             h["trained_levels"] = 1
             return h
         return crafted(change)
+    def threshold(value):  # a file that could sample, with a contact threshold no calibration gives
+        def change(h):
+            h["contact_threshold"] = value
+            h["trained_levels"] = 1
+            return h
+        return crafted(change)
     def nan_weight(zz):
         name = next(k for k in zz if k.startswith("G0/"))
         zz[name] = np.full_like(zz[name], np.nan)
@@ -254,7 +260,8 @@ def test_crafted_model_files(tmp_path):
              "NaN weights": crafted(lambda h: h, nan_weight), "a stretch that is not a number": crafted(stretch),
              "a batch of 10^12": config(batch=10 ** 12), "a seed of 10^30": config(seed=10 ** 30), "a contact weight that is text": config(lambda_contact="x"),
              "no iterations": config(iterations=[]), "a NaN reconstruction weight": config(lambda_rec=[float("nan")]),
-             "nine transferred layers": config(transfer_layers=9), "no level trained": crafted(lambda h: h)}
+             "nine transferred layers": config(transfer_layers=9), "no level trained": crafted(lambda h: h),
+             "a contact threshold of 7": threshold(7), "a contact threshold that is text": threshold("x")}
     for what, payload in cases.items():
         path = tmp_path / "crafted.mkm"
         path.write_bytes(payload)
