@@ -207,6 +207,9 @@ def train_clip(clip, output, options: dict, resume: bool = False, quiet: bool = 
                                "continue with --resume", err=True)
             raise
     if not quiet:
+        if model.trained_levels == n_levels:  # calibrated (``train.calibrate``, ``train.calibrate_contacts``)
+            click.echo(f"sampling calibrated: temperature {model.temperature:g}, a foot is down where its label is "
+                       f"above {model.contact_threshold:.3f}", err=True)
         click.echo(f"wrote {output} ({time.time() - started:.0f} s)", err=True)
     return model, history
 

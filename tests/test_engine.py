@@ -446,6 +446,8 @@ def test_a_budget_the_user_sets_is_kept_unless_they_ask_for_a_stretch(tmp_path):
     assert b.config.stretch == 2.0 and sorted(b.provenance["levels"]) == ["1", "2", "3", "4"]
     assert b"(up to 2x where samples still cover more of the clip)" in r.stderr
     assert b"level 1/4: " in r.stderr and b"iterations (budget 4); coverage" in r.stderr
+    said = f"sampling calibrated: temperature {b.temperature:g}, a foot is down where its label is above "
+    assert (said + f"{b.contact_threshold:.3f}").encode() in r.stderr  # what the file holds, said at the end
     assert Config.from_preset("fast").stretch == PRESETS["fast"]["stretch"] == 2.0
     assert Config.from_preset("paper").stretch == Config.from_preset("ganimator").stretch == 1.0
 
