@@ -2,7 +2,7 @@
 
     python bench/sampling.py MODEL.mkm [-n 20] [--length 2x] [--seed 0]   # noise at the first stage vs every stage
     python bench/sampling.py MODEL.mkm --temperatures 1,1.5,2,3            # the first stage's noise scaled
-    python bench/sampling.py MODEL.mkm --per-level                         # energy after each level
+    python bench/sampling.py MODEL.mkm --per-level [--whole-clip]          # energy after each level
     python bench/sampling.py MODEL.mkm --per-joint                         # speed and pose spread per joint
     python bench/sampling.py MODEL.mkm --coverage-map                      # which parts of the clip are covered
     python bench/sampling.py MODEL.mkm --contacts                          # what the contact labels cost
@@ -43,6 +43,10 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--temperatures", default=None, help="Scale the first stage's noise by each of these.")
     ap.add_argument("--per-level", action="store_true")
+    ap.add_argument("--whole-clip", action="store_true",
+                    help="With --per-level: score each level's samples against the whole clip (not the clip blurred "
+                         "to the level), feet cleaned up as eval does: how much of the final coverage each level "
+                         "already holds.")
     ap.add_argument("--per-joint", action="store_true")
     ap.add_argument("--coverage-map", action="store_true",
                     help="Which parts of the clip the samples cover: per tenth of the clip, the share of samples "
@@ -126,11 +130,13 @@ def main():
         for level, stages in enumerate(model.levels):
             upto = stages[-1] + 1
             n = model.lengths[upto - 1]
-            blurred = feat.decode(resize(resize(x_ref, n), t)[0].T.numpy(), model.enc)
+            blurred = clip30 if args.whole_clip else feat.decode(resize(resize(x_ref, n), t)[0].T.numpy(), model.enc)
             e_ref = energy(blurred, spec)
             x = resize(model.generate(args.n, 2 * t, torch.Generator().manual_seed(args.seed), upto=upto), 2 * t)
             decoded = [feat.decode(x[i].T.numpy(), model.enc, contact_threshold=model.contact_threshold)
                        for i in range(args.n)]
+            if args.whole_clip:
+                decoded = [fix_feet(d) for d in decoded]
             es = [energy(d, spec, e_ref["ground"]) for d in decoded]
             ratio = {k: np.mean([e[k] for e in es]) / e_ref[k] for k in ("body_speed", "root_speed", "acceleration")}
             r = evaluate(blurred, decoded)
