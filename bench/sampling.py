@@ -74,7 +74,7 @@ def main():
     head = ("|---|---|---|---|---|---|---|---|")
     if args.contacts:
         from motionkit import anatomy
-        from motionkit.metrics import COVERAGE_EPS, COVERAGE_WINDOW, features, frame_distances, window_means
+        from motionkit.metrics import Distances, coverage, features
 
         spec = feature_spec(ref)
         r = features(ref, spec)
@@ -84,7 +84,7 @@ def main():
         sk = ref.skeleton
 
         def cover(a, b):
-            return float((window_means(frame_distances(a, b), COVERAGE_WINDOW).min(axis=1) < COVERAGE_EPS).mean())
+            return coverage(Distances(a, b))
 
         print(f"contact joints scored: {', '.join(spec.contacts)}; the clip's tips are still on "
               f"{r[:, nr:].mean():.3f} of frames")
@@ -107,17 +107,16 @@ def main():
                   f"{q[0]:.2f} / {q[1]:.2f} / {q[2]:.2f}, 90th {q[3]:.2f}; still on {(down < 1).mean():.3f}")
         return
     if args.coverage_map:
-        from motionkit.metrics import COVERAGE_EPS, COVERAGE_WINDOW, features, frame_distances, window_means
+        from motionkit.metrics import Distances, covered, features
 
         samples = edit.sample(model, args.n, frames, ref.fps, torch.Generator().manual_seed(args.seed))
         spec = feature_spec(ref)
         r = features(ref, spec)
-        covered = np.stack([window_means(frame_distances(r, features(s, spec)), COVERAGE_WINDOW).min(axis=1)
-                            < COVERAGE_EPS for s in samples])  # (samples, reference windows)
-        share = covered.mean(axis=0)
+        hit = np.stack([covered(Distances(r, features(s, spec))) for s in samples])  # (samples, clip windows)
+        share = hit.mean(axis=0)
         tenths = np.array_split(share, 10)
-        print(f"per sample: {covered.mean(axis=1).min():.2f}–{covered.mean(axis=1).max():.2f} of the clip's windows; "
-              f"covered by no sample: {int((~covered.any(axis=0)).sum())} of {len(share)}")
+        print(f"per sample: {hit.mean(axis=1).min():.2f}–{hit.mean(axis=1).max():.2f} of the clip's windows; "
+              f"covered by no sample: {int((~hit.any(axis=0)).sum())} of {len(share)}")
         print("share of samples covering each tenth of the clip: " + " ".join(f"{t.mean():.2f}" for t in tenths))
         return
     if args.per_level:

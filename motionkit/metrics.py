@@ -132,8 +132,60 @@ def energy(motion: Motion, spec: FeatureSpec, ground: float | None = None) -> di
 
 def frame_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(Ta, Tb) L2 distances between frames, on GANimator's scale (see the module docstring)."""
-    sq = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
-    return np.sqrt(np.maximum(sq, 0.0)) * np.sqrt(REFERENCE_WIDTH / a.shape[1])
+    d = a @ b.T  # in place from here on: a long take's block is tens of MB, and each pass over it counts
+    d *= -2.0
+    d += (a * a).sum(1)[:, None]
+    d += (b * b).sum(1)[None, :]
+    np.maximum(d, 0.0, out=d)
+    np.sqrt(d, out=d)
+    d *= np.sqrt(REFERENCE_WIDTH / a.shape[1])
+    return d
+
+
+BLOCK_ENTRIES = 1 << 22  # frame distances held at once (32 MB of float64), whatever the clips' lengths
+
+
+class Distances:
+    """The (T_reference, T_generated) frame distances, handed out a block of reference rows at a time.
+
+    Every metric below is a reduction over windows of this matrix, so none needs all of it at once: a 10-minute
+    take at 30 fps against a sample twice as long would be 18 000 × 36 000 distances, 5 GB, and its window sums
+    as many again. Memory is bounded by ``BLOCK_ENTRIES`` (rows × the generated length), time stays the same."""
+
+    def __init__(self, reference: np.ndarray, generated: np.ndarray | None = None, block: int | None = None):
+        self.reference = reference
+        self.generated = reference if generated is None else generated
+        self.shape = (len(self.reference), len(self.generated))
+        self.block = block or max(256, BLOCK_ENTRIES // max(self.shape[1], 1))
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        return frame_distances(self.reference[start:stop], self.generated)
+
+    def blocks(self, w: int, span: int | None = None):
+        """(first, rows) for blocks of the reference's w-frame windows: ``rows`` holds distance rows ``first`` up to
+        what the block's last window needs (``span`` frames from it, default w; fewer at the reference's end)."""
+        span = w if span is None else span
+        n = self.shape[0] - w + 1
+        if n < 1 or self.shape[1] < w:
+            raise MotionkitError(f"motions must have at least {w} frames at {EVAL_FPS:g} fps to evaluate")
+        for first in range(0, n, self.block):
+            last = min(n, first + self.block)
+            yield first, self.rows(first, min(self.shape[0], last + span - 1))
+
+
+class Matrix(Distances):
+    """Distances given as a whole matrix (small cases, tests)."""
+
+    def __init__(self, d: np.ndarray, block: int | None = None):
+        self.d, self.shape = d, d.shape
+        self.block = block or max(256, BLOCK_ENTRIES // max(d.shape[1], 1))
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        return self.d[start:stop]
+
+
+def _distances(d) -> Distances:
+    return d if isinstance(d, Distances) else Matrix(np.asarray(d))
 
 
 def window_means(d: np.ndarray, w: int) -> np.ndarray:
@@ -141,59 +193,90 @@ def window_means(d: np.ndarray, w: int) -> np.ndarray:
     ta, tb = d.shape[0] - w + 1, d.shape[1] - w + 1
     if ta < 1 or tb < 1:
         raise MotionkitError(f"motions must have at least {w} frames at {EVAL_FPS:g} fps to evaluate")
-    out = np.zeros((ta, tb))
-    for k in range(w):
-        out += d[k:k + ta, k:k + tb]
-    return out / w
+    p = diagonal_sums(d)
+    out = p[w:, w:] - p[:ta, :tb]
+    out /= w
+    return out
 
 
-def coverage(d: np.ndarray) -> float:
-    """d: (T_reference, T_generated) frame distances."""
-    return float((window_means(d, COVERAGE_WINDOW).min(axis=1) < COVERAGE_EPS).mean())
+def diagonal_sums(d: np.ndarray) -> np.ndarray:
+    """(Ta+1, Tb+1): p[i, j] = the sum of d along the diagonal ending at (i-1, j-1), so that the sum over any
+    diagonal run is a difference of two entries (one pass over d, not one per frame of a window)."""
+    p = np.zeros((d.shape[0] + 1, d.shape[1] + 1))
+    for i in range(1, d.shape[0] + 1):
+        np.add(p[i - 1, :-1], d[i - 1], out=p[i, 1:])
+    return p
+
+
+def covered(d) -> np.ndarray:
+    """(T_reference - 29,) bool: which of the reference's 30-frame windows some generated window is within ε of."""
+    d = _distances(d)
+    out = np.zeros(d.shape[0] - COVERAGE_WINDOW + 1, dtype=bool)
+    for first, rows in d.blocks(COVERAGE_WINDOW):
+        near = window_means(rows, COVERAGE_WINDOW).min(axis=1) < COVERAGE_EPS
+        out[first:first + len(near)] = near
+    return out
+
+
+def coverage(d) -> float:
+    """Covered share of the reference's windows; ``d``: ``Distances`` or a (T_reference, T_generated) matrix."""
+    return float(covered(d).mean())
 
 
 def mean_coverage(reference: np.ndarray, motions: list[Motion], spec: FeatureSpec) -> float:
     """Mean coverage of ``reference`` (features) by each of ``motions``; 1.0 for a reference shorter than a window."""
     if len(reference) < COVERAGE_WINDOW:
         return 1.0
-    return float(np.mean([coverage(frame_distances(reference, features(m, spec))) for m in motions]))
+    return float(np.mean([coverage(Distances(reference, features(m, spec))) for m in motions]))
 
 
-def local_diversity(d: np.ndarray) -> float:
-    return float(window_means(d, LOCAL_WINDOW).min(axis=0).mean())
+def local_diversity(d) -> float:
+    """Each generated 15-frame window's distance to its nearest reference window, averaged."""
+    best = np.inf
+    for _, rows in _distances(d).blocks(LOCAL_WINDOW):
+        best = np.minimum(best, window_means(rows, LOCAL_WINDOW).min(axis=0))
+    return float(best.mean())
 
 
-def self_spread(d: np.ndarray) -> float | None:
-    """d: (T, T) the reference's frame distances to itself; None when no two of its windows are apart."""
-    w = window_means(d, LOCAL_WINDOW)
-    i = np.arange(len(w))
-    w = np.where(np.abs(i[:, None] - i[None, :]) < LOCAL_WINDOW, np.inf, w)
-    best = w.min(axis=1)
+def self_spread(d) -> float | None:
+    """The reference's distances to itself (``Distances(features)``): each 15-frame window's distance to the
+    nearest window that does not overlap it, averaged; None when no two of its windows are apart."""
+    d = _distances(d)
+    best = []
+    for first, rows in d.blocks(LOCAL_WINDOW):
+        w = window_means(rows, LOCAL_WINDOW)
+        i = first + np.arange(len(w))
+        j = np.arange(w.shape[1])
+        best.append(np.where(np.abs(i[:, None] - j[None, :]) < LOCAL_WINDOW, np.inf, w).min(axis=1))
+    best = np.concatenate(best)
     return float(best[np.isfinite(best)].mean()) if np.isfinite(best).any() else None
 
 
-def global_diversity(d: np.ndarray) -> float:
+def global_diversity(d) -> float:
     """Patched nearest neighbour by dynamic programming over segments of 30–59 frames."""
+    d = _distances(d)
     tr, tg = d.shape
     lo = GLOBAL_MIN_SEGMENT
     if tg < lo or tr < lo:
         raise MotionkitError(f"motions must have at least {lo} frames at {EVAL_FPS:g} fps for global diversity")
-    # p[i, j] = sum of d along the diagonal ending at (i-1, j-1): a segment's cost is a difference of two entries.
-    p = np.zeros((tr + 1, tg + 1))
-    for i in range(1, tr + 1):
-        p[i, 1:] = p[i - 1, :-1] + d[i - 1]
     hi = min(2 * lo - 1, tg, tr)
     seg = np.full((hi + 1, tg + 1), np.inf)  # seg[L, e]: best cost of generated frames [e-L, e)
-    for length in range(lo, hi + 1):
-        cost = p[length:, length:] - p[:tr + 1 - length, :tg + 1 - length]  # (ref start, gen start)
-        seg[length, length:] = cost.min(axis=0)
+    for first, rows in d.blocks(lo, span=hi):
+        n = len(rows)
+        p = diagonal_sums(rows)  # a segment's cost is a difference of two entries
+        starts = min(d.block, tr - lo + 1 - first)  # the block's own segment starts (the rows run past them)
+        for length in range(lo, hi + 1):
+            k = min(starts, n + 1 - length)  # starts whose segment of this length fits in the reference
+            if k < 1:
+                continue
+            cost = p[length:length + k, length:] - p[:k, :tg + 1 - length]  # (ref start, gen start)
+            seg[length, length:] = np.minimum(seg[length, length:], cost.min(axis=0))
     best = np.full(tg + 1, np.inf)
     best[0] = 0.0
     for e in range(lo, tg + 1):
         lengths = np.arange(lo, min(hi, e) + 1)
         best[e] = np.min(best[e - lengths] + seg[lengths, e])
-    if not np.isfinite(best[tg]):  # shorter than any split allows: one segment, matched as well as it can be
-        best[tg] = (p[tg:, tg:] - p[:tr + 1 - tg, :1]).min() if tg <= tr else np.inf
+    # best[tg] is always finite: a length of 30 or more splits into parts of 30..hi (hi = tg when tg <= 59)
     return float(best[tg] / tg)
 
 
@@ -227,7 +310,7 @@ def evaluate(reference: Motion, generated: list[Motion]) -> dict:
     for g in generated:
         f = features(g, spec)
         feats.append(f)
-        d = frame_distances(ref, f)
+        d = Distances(ref, f)
         e = energy(g, spec, ref_energy["ground"])
         per.append({"name": g.name, "frames_30fps": len(f), "coverage": coverage(d),
                     "global_diversity": global_diversity(d), "local_diversity": local_diversity(d),
@@ -243,7 +326,7 @@ def evaluate(reference: Motion, generated: list[Motion]) -> dict:
         "reference": reference.name, "reference_frames_30fps": len(ref), "samples": len(generated),
         "feature_width": spec.width, "joints": spec.joints, "contacts": spec.contacts,
         "reference_energy": {k: ref_energy[k] for k in ENERGY},
-        "reference_spread": self_spread(frame_distances(ref, ref)),
+        "reference_spread": self_spread(Distances(ref)),
         **mean, "inter_diversity": inter, "harmonic_mean": harmonic_mean(terms), "per_sample": per,
     }
 

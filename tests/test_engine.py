@@ -238,7 +238,7 @@ def test_sampling_is_calibrated_to_move_as_much_as_the_clip():
     twice the clip's length before the foot clean-up), and the model file keeps it."""
     from motionkit import edit
     from motionkit.metrics import energy, feature_spec
-    from motionkit.metrics import coverage, features, frame_distances
+    from motionkit.metrics import Distances, coverage, features
     from motionkit.train import COVERAGE_GIVEN, calibrate, motion_ratio
 
     m = read_motions(str(clip("Xia_proud")))[0]
@@ -259,7 +259,7 @@ def test_sampling_is_calibrated_to_move_as_much_as_the_clip():
         ref = m.resampled(30)
         spec = feature_spec(ref)
         out = edit.sample(model, 8, 2 * 82, 30.0, torch.Generator().manual_seed(0), foot_fix=False)
-        return np.mean([coverage(frame_distances(features(ref, spec), features(s, spec))) for s in out])
+        return np.mean([coverage(Distances(features(ref, spec), features(s, spec))) for s in out])
 
     if 0.25 < t < 2.0:  # the clip's body speed reached, or as close as coverage allows (COVERAGE_GIVEN)
         assert abs(ratio(t) - 1.0) < 0.05 or (ratio(t) < 1.0 and covered(t) >= covered(1.0) - COVERAGE_GIVEN)

@@ -112,6 +112,32 @@ def test_global_diversity_matches_brute_force_on_a_small_case():
     assert metrics.global_diversity(d) == pytest.approx(best[70] / 70)
 
 
+def test_metrics_hold_a_block_of_the_distances_at_a_time():
+    """A long take's distance matrix does not fit in memory (a 10-minute take against a sample twice as long: 5 GB),
+    so every metric reduces it a block of reference rows at a time. Blocks of 37 windows must give what the whole
+    matrix gives, on real motion: Salsa against a shuffled copy of itself."""
+    m = load("Joe_Salsa-Dancing-6")
+    spec = metrics.feature_spec(m)
+    ref = metrics.features(m, spec)
+    gen = metrics.features(noisy(block_shuffled(m, 40, 1), 4), spec)[:400]
+    d = metrics.frame_distances(ref, gen)
+    small = metrics.Distances(ref, gen, block=37)
+    assert len(ref) > 3 * 37  # several blocks, and a short last one
+    whole30 = metrics.window_means(d, 30).min(axis=1)
+    assert np.array_equal(metrics.covered(small), whole30 < metrics.COVERAGE_EPS)
+    assert 0.1 < metrics.coverage(small) < 0.9  # windows on both sides of the threshold
+    assert metrics.local_diversity(small) == pytest.approx(metrics.window_means(d, 15).min(axis=0).mean())
+    whole = metrics.window_means(metrics.frame_distances(ref, ref), 15)
+    i = np.arange(len(whole))
+    spread = np.where(np.abs(i[:, None] - i[None, :]) < 15, np.inf, whole).min(axis=1).mean()
+    assert metrics.self_spread(metrics.Distances(ref, block=37)) == pytest.approx(spread)
+    assert metrics.global_diversity(small) == pytest.approx(metrics.global_diversity(metrics.Matrix(d, block=10**6)))
+    rng = np.random.default_rng(0)
+    d = rng.uniform(0, 3, size=(130, 70))
+    for block in (1, 7, 64):  # segments that start in one block and end in the next
+        assert metrics.global_diversity(metrics.Matrix(d, block=block)) == pytest.approx(metrics.global_diversity(d))
+
+
 def test_mismatched_skeleton_is_a_clear_error():
     with pytest.raises(MotionkitError, match="skeleton does not match"):
         metrics.evaluate(load("Joe_Salsa-Dancing-6"), [load("Xia_normal")])
