@@ -143,7 +143,7 @@ def loads(data: bytes, source: str = "model"):
     temperature = header.get("temperature", 1.0)
     if not (isinstance(temperature, (int, float)) and 0.25 <= temperature <= 4):
         bad(f"temperature {temperature!r}")
-    threshold = header.get("contact_threshold", 0.5)  # files before stop 25: GANimator's 0.5
+    threshold = header.get("contact_threshold", 0.5)  # files before stop 26: GANimator's 0.5
     if not (isinstance(threshold, (int, float)) and not isinstance(threshold, bool) and 0 < threshold < 1):
         bad(f"contact threshold {threshold!r}")
     if not (isinstance(trained, int) and 0 <= trained <= n_levels):
