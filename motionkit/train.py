@@ -216,6 +216,17 @@ def fit(model: Model, clip: torch.Tensor, device: str = "cpu", progress=None, ch
     return model
 
 
+LONG_TAKE = 1800  # frames at the model's rate (a minute at 30 fps) past which checks draw fewer samples
+
+
+def draws(samples: int, frames: int) -> int:
+    """How many samples a check of a ``frames``-long clip draws: ``samples``, or on a take longer than
+    ``LONG_TAKE`` proportionally fewer (at least one). Coverage compares every window of the clip with every window
+    of a sample twice its length, so one sample costs the square of the clip's length; a long take's sample is
+    already an average over many windows, and drawing fewer keeps a check's cost in proportion to the length."""
+    return max(1, min(samples, round(samples * LONG_TAKE / max(frames, 1))))
+
+
 class Probe:
     """How much of the clip the stages trained so far cover, while a level trains: the rule that lets a level
     train past its budget on a clip that needs it, and never on one that does not.
@@ -259,7 +270,8 @@ class Probe:
 
         if len(self.reference) < COVERAGE_WINDOW:
             return 1.0
-        x = self.model.generate(self.SAMPLES, 2 * self.frames, torch.Generator().manual_seed(self.model.config.seed),
+        x = self.model.generate(draws(self.SAMPLES, self.frames), 2 * self.frames,
+                                torch.Generator().manual_seed(self.model.config.seed),
                                 upto=self.upto)
         raw = self._motions(resize(x.cpu(), 2 * self.frames))
         cleaned = [fix_feet(m, world=w) for m, w in zip(raw, world_transforms_many(raw))]  # as `eval` scores them
@@ -332,6 +344,7 @@ def calibrate(model: Model, samples: int = 8, steps: int = 6) -> float:
     spec = feature_spec(clip)
     target = energy(clip, spec)
     reference = features(clip, spec)
+    samples = draws(samples, clip.frames)
     if target["body_speed"] <= 0:
         return model.temperature
     measured: dict[float, tuple[float, float]] = {}
@@ -374,6 +387,7 @@ def calibrate_contacts(model: Model, samples: int = 8) -> float:
     clip = model.clip.resampled(model.enc.fps)
     spec = feature_spec(clip)
     reference = features(clip, spec)
+    samples = draws(samples, clip.frames)
 
     def covers(threshold: float) -> float:
         model.contact_threshold = threshold

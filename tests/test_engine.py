@@ -306,6 +306,19 @@ def test_the_contact_threshold_is_the_one_whose_cleaned_samples_cover_the_most()
     assert calibrate_contacts(model) > 0.5 and scores[model.contact_threshold] > scores[0.5], scores
 
 
+def test_checks_of_a_long_take_draw_fewer_samples():
+    """Coverage checks (the stretch probe, both calibrations) cost a sample times the square of the clip's length:
+    up to a minute at 30 fps they draw what they always drew (the same models), a longer take proportionally fewer,
+    so that a check's cost grows with the take's length, not its square (down to one sample: past eight minutes)."""
+    from motionkit.train import LONG_TAKE, draws
+
+    assert draws(8, 82) == 8 and draws(12, 648) == 12 and draws(8, LONG_TAKE) == 8
+    for minutes in (2, 5, 20):
+        frames = minutes * LONG_TAKE
+        assert draws(8, frames) >= 1 and draws(8, frames) * frames <= max(1.25 * 8 * LONG_TAKE, frames), minutes
+    assert draws(12, 1_000_000) == 1
+
+
 def test_warm_start_from_a_model_of_the_same_rig(tmp_path):
     """`train --init`: the new model encodes the base model's joints and feet and starts from its generators (one
     iteration later they are still the base's, give or take a step), not from random weights; a base of another
