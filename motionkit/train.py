@@ -373,7 +373,7 @@ def calibrate_contacts(model: Model, samples: int = 8) -> float:
 
     The label is a continuous output, and where it should be cut depends on the model: Gangnam's labelled 0.19 of
     its samples' frames down at 0.5 against the clip's 0.42, the crab's 0.64 against 0.73. Matching the clip's share
-    of contact frames (stop 25's rule) is not what pays: locking a foot the model is unsure of drags the leg's
+    of contact frames (an earlier try's rule) is not what pays: locking a foot the model is unsure of drags the leg's
     rotations toward a position the raw foot wandered from, and costs more than it holds. 20 samples
     (``bench/sampling.py MODEL --thresholds``, stop 26's models): the crab covers 0.871 at 0.5, 0.808 at the
     share-matching 0.39, 0.888 at 0.6; Gangnam 0.800, 0.813 at 0.28, 0.821 at 0.35. Drawn as ``calibrate``
