@@ -210,12 +210,8 @@ def diagonal_sums(d: np.ndarray) -> np.ndarray:
 
 def covered(d) -> np.ndarray:
     """(T_reference - 29,) bool: which of the reference's 30-frame windows some generated window is within ε of."""
-    d = _distances(d)
-    out = np.zeros(d.shape[0] - COVERAGE_WINDOW + 1, dtype=bool)
-    for first, rows in d.blocks(COVERAGE_WINDOW):
-        near = window_means(rows, COVERAGE_WINDOW).min(axis=1) < COVERAGE_EPS
-        out[first:first + len(near)] = near
-    return out
+    return np.concatenate([window_means(rows, COVERAGE_WINDOW).min(axis=1) < COVERAGE_EPS
+                           for _, rows in _distances(d).blocks(COVERAGE_WINDOW)])  # blocks come in order
 
 
 def coverage(d) -> float:

@@ -159,6 +159,11 @@ def test_eval_cli_table_json_and_report(tmp_path):
     assert report["samples"] == 2 and json.loads(report_path.read_text()) == report
     bad = run_cli("eval", ref, clip("Joe_Salsa-Dancing-6"), check=False)
     assert bad.returncode == 1 and "Traceback" not in bad.stderr.decode()
+    short = tmp_path / "short.bvh"  # 80 frames at 120 fps: 20 at 30, shorter than a coverage window
+    run_cli("convert", ref, "--frames", "0:80", "-o", short)
+    for args in ((short, short), (ref, short)):
+        bad = run_cli("eval", *args, check=False)
+        assert bad.returncode == 1 and bad.stderr.decode().startswith("motionkit: error: motions must have at least")
 
 
 def test_the_references_own_spread_reads_the_diversities():
