@@ -163,7 +163,11 @@ def main():
         return
     print("| sampling | coverage | global | local | body speed | root travel | acceleration | foot skating |\n" + head)
     if args.thresholds:
+        from motionkit.train import contact_threshold_scores
+
         calibrated = model.contact_threshold
+        print("calibration's own draws (train.contact_threshold_scores): " + ", ".join(
+            f"{t:g}: {c:.3f}" for t, c in contact_threshold_scores(model).items()))
         clip30 = ref.resampled(model.enc.fps)
         clip_share = feat.contact_labels(clip30, model.enc.contacts, model.enc.height).mean()
         for t in [float(v) for v in args.thresholds.split(",")] + [calibrated]:

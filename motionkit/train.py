@@ -379,24 +379,30 @@ def calibrate_contacts(model: Model, samples: int = 8) -> float:
     share-matching 0.39, 0.888 at 0.6; Gangnam 0.800, 0.813 at 0.28, 0.821 at 0.35. Drawn as ``calibrate``
     draws, at the model's temperature (calibrate that first), with a fixed seed: the same model gives the same
     threshold."""
+    if not model.enc.contacts or model.clip is None:
+        return model.contact_threshold
+    scores = contact_threshold_scores(model, samples)
+    model.contact_threshold = max(scores, key=scores.get)  # the first of the best: nearest 0.5
+    return model.contact_threshold
+
+
+def contact_threshold_scores(model: Model, samples: int = 8) -> dict[float, float]:
+    """What ``calibrate_contacts`` weighs: for each of ``CONTACT_THRESHOLDS``, the coverage of the clip by
+    ``samples`` samples at twice its length, feet cleaned up at that threshold (the same draws for each). Leaves
+    ``model.contact_threshold`` at the last one tried."""
     from . import edit
     from .metrics import feature_spec, features, mean_coverage
 
-    if not model.enc.contacts or model.clip is None:
-        return model.contact_threshold
     clip = model.clip.resampled(model.enc.fps)
     spec = feature_spec(clip)
     reference = features(clip, spec)
     samples = draws(samples, clip.frames)
-
-    def covers(threshold: float) -> float:
+    scores = {}
+    for threshold in CONTACT_THRESHOLDS:
         model.contact_threshold = threshold
-        return mean_coverage(reference, edit.sample(model, samples, 2 * clip.frames, model.enc.fps,
-                                                    torch.Generator().manual_seed(model.config.seed)), spec)
-
-    scores = [covers(t) for t in CONTACT_THRESHOLDS]
-    model.contact_threshold = CONTACT_THRESHOLDS[int(np.argmax(scores))]  # the first of the best: nearest 0.5
-    return model.contact_threshold
+        scores[threshold] = mean_coverage(reference, edit.sample(
+            model, samples, 2 * clip.frames, model.enc.fps, torch.Generator().manual_seed(model.config.seed)), spec)
+    return scores
 
 
 def choose_temperature(measure, steps: int = 6) -> float:
