@@ -156,7 +156,12 @@ class Distances:
         self.reference = reference
         self.generated = reference if generated is None else generated
         self.shape = (len(self.reference), len(self.generated))
-        self.block = block or max(256, BLOCK_ENTRIES // max(self.shape[1], 1))
+        self.block = block or self.default_block(self.shape[1])
+
+    @staticmethod
+    def default_block(columns: int) -> int:
+        """Reference windows per block: ``BLOCK_ENTRIES`` distances, and never fewer than 256 rows."""
+        return max(256, BLOCK_ENTRIES // max(columns, 1))
 
     def rows(self, start: int, stop: int) -> np.ndarray:
         return frame_distances(self.reference[start:stop], self.generated)
@@ -178,7 +183,7 @@ class Matrix(Distances):
 
     def __init__(self, d: np.ndarray, block: int | None = None):
         self.d, self.shape = d, d.shape
-        self.block = block or max(256, BLOCK_ENTRIES // max(d.shape[1], 1))
+        self.block = block or self.default_block(d.shape[1])
 
     def rows(self, start: int, stop: int) -> np.ndarray:
         return self.d[start:stop]
