@@ -231,7 +231,8 @@ class Probe:
     """How much of the clip the stages trained so far cover, while a level trains: the rule that lets a level
     train past its budget on a clip that needs it, and never on one that does not.
 
-    GANimator's coverage (``metrics.coverage``) of ``SAMPLES`` samples at twice the clip's length, the better of
+    GANimator's coverage (``metrics.coverage``) of ``SAMPLES`` samples (fewer on a take longer than a minute:
+    ``draws``) at twice the clip's length, the better of
     the raw samples and the samples with their feet cleaned up as ``eval`` scores them (contact labels weigh: on the
     crab the clean-up raises the finished samples' coverage and lowers the coarse level's), drawn
     with the same noise at every check (so that two checks differ by what the level learnt, not by their draws),
