@@ -2,7 +2,7 @@
 total for each preset's iteration budget. Slow (a few minutes): run by hand.
 
     python bench/train_cost.py [--iterations 4] [--presets ganimator,fast,paper] [--window N] [--gp-every N]
-                               [--batch N] [--threads 2] [--clip PATH]
+                               [--batch N] [--threads 2] [--clip PATH] [--precision auto|float32|bfloat16]
 
 Budgets are fixed (no stretch: the coverage checks a stretching level makes are not an iteration's cost).
 """
@@ -14,7 +14,7 @@ import time
 import torch
 
 from motionkit.model import PRESETS, Config, Model
-from motionkit.train import fit
+from motionkit.train import fit, precision
 from motionkit.files import read_motions
 
 SALSA = pathlib.Path(os.environ.get("MOTIONKIT_SHARED_DATA", pathlib.Path(__file__).resolve().parents[2] / "shared"
@@ -30,13 +30,15 @@ def main():
     ap.add_argument("--batch", type=int, default=None, help="Mini-batch size (default: the preset's).")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--clip", default=str(SALSA))
+    ap.add_argument("--precision", default=None, help="The networks' arithmetic (default: the preset's, auto).")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     motion = read_motions(args.clip)[0]
     for preset in args.presets.split(","):
         budget = PRESETS[preset]["iterations"]
         cfg = Config.from_preset(preset, iterations=[args.iterations] * 4, window=args.window,
-                                 gp_every=args.gp_every, batch=args.batch, stretch=1.0)
+                                 gp_every=args.gp_every, batch=args.batch, stretch=1.0,
+                                 precision=args.precision)
         model = Model.from_clip(motion, cfg)
         clip = model.encode(motion)
         model.clip = None  # nor the calibration after the last level
@@ -50,7 +52,7 @@ def main():
 
         fit(model, clip, progress=progress)
         total_h = sum(c * n for c, n in zip(costs, budget)) / 3600
-        knobs = f", window {cfg.window}" * bool(cfg.window) + f", GP every {cfg.gp_every}" * (cfg.gp_every > 1)
+        knobs = f", {precision(cfg.precision)}".replace("torch.", "") + f", window {cfg.window}" * bool(cfg.window) + f", GP every {cfg.gp_every}" * (cfg.gp_every > 1)
         print(f"{preset:<10} batch {cfg.batch:>2}, {cfg.d_steps} critic steps{knobs}: s/iteration per level "
               f"{' / '.join(f'{c:.2f}' for c in costs)}; budget {budget} ⇒ {total_h:.1f} h", flush=True)
 

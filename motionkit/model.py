@@ -63,6 +63,9 @@ class Config:
     stretch: float = PRESETS["fast"]["stretch"]  # a level whose samples still cover more of the clip
     # at its budget trains on, up to this multiple of it (``train.Probe``); 1: fixed budgets
     seed: int = 0
+    precision: str = "float32"  # the networks' arithmetic in training: "float32", "bfloat16" (autocast), or
+    # "auto": bfloat16 where the device computes it natively (``train.precision``). float32 by default: bfloat16
+    # trained Salsa 20 % faster on an AMX Xeon but covered 0.910 against 0.994 (BENCHMARKS.md)
 
     @classmethod
     def from_preset(cls, name: str, **overrides) -> "Config":

@@ -131,6 +131,8 @@ def fit(model: Model, clip: torch.Tensor, device: str = "cpu", progress=None, ch
         g.to(device)
     groups = model.levels
     z_star = model.z_star.to(device)
+    dtype = precision(cfg.precision, device)
+    amp = torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=dtype == torch.bfloat16)
     for li in range(model.trained_levels, len(groups)):
         stages = groups[li]
         if li > 0 and cfg.transfer_layers:
@@ -154,37 +156,40 @@ def fit(model: Model, clip: torch.Tensor, device: str = "cpu", progress=None, ch
         it, going = 0, False
         while it < total or going:
             it += 1
-            # Frozen earlier stages: a fresh random path each iteration, without gradients — on a window, only the
-            # frames the window needs (their cost no longer grows with the clip).
-            z0 = draw_noise(cfg, (b, clip.shape[1], model.lengths[0]), device=device)
-            if windowed:
-                spans, fakes = _random_window(model, stages, cfg.window, z0)
-                targets = [reals[s][..., v0:v1] for s, ((v0, v1), _) in zip(stages, spans)]
-            else:
-                with torch.no_grad():
-                    prev = _run(model, range(stages[0]), z0, reals, noise=True)
-                fakes = _forward(model, stages, prev, z0, reals, noise=True)
-                targets = [reals[s] for s in stages]
+            with amp:
+                # Frozen earlier stages: a fresh random path each iteration, without gradients — on a window, only
+                # the frames the window needs (their cost no longer grows with the clip).
+                z0 = draw_noise(cfg, (b, clip.shape[1], model.lengths[0]), device=device)
+                if windowed:
+                    spans, fakes = _random_window(model, stages, cfg.window, z0)
+                    targets = [reals[s][..., v0:v1] for s, ((v0, v1), _) in zip(stages, spans)]
+                else:
+                    with torch.no_grad():
+                        prev = _run(model, range(stages[0]), z0, reals, noise=True)
+                    fakes = _forward(model, stages, prev, z0, reals, noise=True)
+                    targets = [reals[s] for s in stages]
             for step in range(cfg.d_steps):
-                loss_d = 0.0
                 # lazy regularisation (as StyleGAN2 does with R1): the penalty every gp_every-th critic step, scaled
                 lazy = (((it - 1) * cfg.d_steps + step) % cfg.gp_every == 0)
-                for d, target, fake in zip(ds, targets, fakes):
-                    real = target.expand(b, -1, -1)
-                    fk_ = fake.detach()
-                    loss_d = loss_d + d(fk_).mean() - d(real).mean()
-                    if lazy:
-                        loss_d = loss_d + cfg.lambda_gp * cfg.gp_every * gradient_penalty(d, real, fk_)
+                with amp:
+                    loss_d = 0.0
+                    for d, target, fake in zip(ds, targets, fakes):
+                        real = target.expand(b, -1, -1)
+                        fk_ = fake.detach()
+                        loss_d = loss_d + d(fk_).float().mean() - d(real).float().mean()
+                        if lazy:
+                            loss_d = loss_d + cfg.lambda_gp * cfg.gp_every * gradient_penalty(d, real, fk_)
                 opt_d.zero_grad(set_to_none=True)
                 loss_d.backward()
                 opt_d.step()
-            adv = sum(-d(fake).mean() for d, fake in zip(ds, fakes))
-            con = sum(contact_loss(fk, fake) for fake in fakes)
-            if windowed:
-                recs = _forward_windowed(model, stages, spans, (rec_in, 0), z_star, noise=False)
-            else:
-                recs = _forward(model, stages, rec_in, z_star, reals, noise=False)
-            rec = sum(F.l1_loss(r, target) for r, target in zip(recs, targets))
+            with amp:
+                adv = sum(-d(fake).float().mean() for d, fake in zip(ds, fakes))
+                if windowed:
+                    recs = _forward_windowed(model, stages, spans, (rec_in, 0), z_star, noise=False)
+                else:
+                    recs = _forward(model, stages, rec_in, z_star, reals, noise=False)
+            con = sum(contact_loss(fk, fake.float()) for fake in fakes)  # forward kinematics in float32
+            rec = sum(F.l1_loss(r.float(), target) for r, target in zip(recs, targets))
             loss_g = lam_adv * adv + lam_rec * rec + cfg.lambda_contact * con
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
@@ -214,6 +219,22 @@ def fit(model: Model, clip: torch.Tensor, device: str = "cpu", progress=None, ch
         if checkpoint is not None:  # the file must carry the calibration, not only this process's model
             checkpoint(model)
     return model
+
+
+def precision(name: str, device: str = "cpu") -> torch.dtype:
+    """The dtype the networks compute in while training: ``name`` ("float32", "bfloat16"), or for "auto" bfloat16
+    where the device has it natively (a CPU with AVX-512 BF16 or AMX, a GPU that supports it) and float32 elsewhere
+    (emulated bfloat16 is slower than float32). Weights, optimiser state, the losses, the contact loss's forward
+    kinematics and sampling stay float32; only the convolutions run in bfloat16 (``torch.autocast``)."""
+    if name in ("float32", "bfloat16"):
+        return getattr(torch, name)
+    if torch.device(device).type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+    try:
+        native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    except AttributeError:  # a torch without these probes
+        native = False
+    return torch.bfloat16 if native else torch.float32
 
 
 LONG_TAKE = 1800  # frames at the model's rate (a minute at 30 fps) past which checks draw fewer samples

@@ -25,7 +25,7 @@ def _floats(text):
 TRAINING_OPTIONS = ("preset", "iterations", "batch", "d_steps", "lambda_adv", "lambda_rec", "lambda_contact",
                     "transfer_layers",
                     "window", "gp_every", "noise", "seed", "fps", "frames", "joints", "contacts", "device", "plots",
-                    "init", "stretch")
+                    "init", "stretch", "precision")
 
 
 @hookimpl(tryfirst=True)  # a built-in: plugins registering the same name replace it
@@ -61,6 +61,9 @@ def register_commands(cli):
                   help="Start from this model's generators: a model of another clip of the same skeleton (a "
                        "studio's rig); the new model encodes the same joints and feet.")
     @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+    @click.option("--precision", type=click.Choice(["auto", "float32", "bfloat16"]), default=None,
+                  help="The networks' arithmetic in training (default float32; auto: bfloat16 where the CPU or GPU "
+                       "computes it natively — faster, and on Salsa less coverage). Sampling is always float32.")
     @click.option("--resume", is_flag=True, help="Continue the model file's unfinished levels.")
     @click.option("--plots/--no-plots", default=True, show_default=True,
                   help="Write MODEL-losses.png and MODEL-preview.gif (three samples) next to the model.")
@@ -98,7 +101,7 @@ def train_clip(clip, output, options: dict, resume: bool = False, quiet: bool = 
     from motionkit.files import atomic_write, read_bytes, read_motions, refuse_overwriting_input
     from motionkit.model import Config, Model
     from motionkit.modelfile import dumps, loads
-    from motionkit.train import fit
+    from motionkit.train import fit, precision
 
     o = {k: options.get(k) for k in TRAINING_OPTIONS}
     refuse_overwriting_input(output, (clip,))
@@ -123,14 +126,15 @@ def train_clip(clip, output, options: dict, resume: bool = False, quiet: bool = 
                                  lambda_adv=_floats(o["lambda_adv"]), lambda_rec=_floats(o["lambda_rec"]),
                                  lambda_contact=o["lambda_contact"],
                                  transfer_layers=o["transfer_layers"], window=o["window"], gp_every=o["gp_every"],
-                                 noise=o["noise"], seed=o["seed"] or 0, fps=fps,
+                                 noise=o["noise"], seed=o["seed"] or 0, fps=fps, precision=o["precision"],
                                  # a budget the user sets is kept unless they also ask for a stretch
                                  stretch=o["stretch"] if o["stretch"] is not None else 1.0 if its else None)
         if motion.duration * fps < 30:
             raise MotionkitError(f"{clip}: the clip is too short to train on (needs at least 1 s)")
         provenance = {"clip": os.path.basename(clip), "sha256": hashlib.sha256(read_bytes(clip)).hexdigest()
                       if clip != "-" else None, "frames": o["frames"], "motionkit": __version__,
-                      "torch": torch.__version__, "device": dev, "source_fps": motion.fps}
+                      "torch": torch.__version__, "device": dev, "source_fps": motion.fps,
+                      "precision": str(precision(cfg.precision, dev)).replace("torch.", "")}
         joints = o["joints"].split(",") if o["joints"] else None
         contacts = o["contacts"].split(",") if o["contacts"] else None
         offsets = base = None
@@ -157,7 +161,7 @@ def train_clip(clip, output, options: dict, resume: bool = False, quiet: bool = 
             if not quiet:
                 click.echo(f"starting from {o['init']}: {copied} of {model.n_stages} stages' generators", err=True)
         if not quiet:
-            _describe(model, motion, clip)
+            _describe(model, motion, clip, dev)
     clip_x = model.encode(motion)
     n_levels = len(model.levels)
     started = time.time()
@@ -214,9 +218,10 @@ def train_clip(clip, output, options: dict, resume: bool = False, quiet: bool = 
     return model, history
 
 
-def _describe(model, motion, clip):
+def _describe(model, motion, clip, device="cpu"):
     """What motionkit read in the clip, before the minutes of training: a wrong guess shows in the first second."""
     from motionkit import anatomy
+    from motionkit.train import precision
 
     enc, sk, cfg = model.enc, model.enc.skeleton, model.config
     unit, _ = anatomy.guess_units(enc.height)
@@ -242,7 +247,8 @@ def _describe(model, motion, clip):
         f"frames; {enc.width} feature channels",
         f"recipe     {cfg.preset}: batch {cfg.batch}, {cfg.d_steps} critic steps, "
         f"{' / '.join(map(str, cfg.iterations))} iterations per level"
-        + (f" (up to {cfg.stretch:g}x where samples still cover more of the clip)" if cfg.stretch > 1 else ""),
+        + (f" (up to {cfg.stretch:g}x where samples still cover more of the clip)" if cfg.stretch > 1 else "")
+        + f"; {str(precision(cfg.precision, device)).replace('torch.', '')} on {device}",
     ]
     for line in lines:
         click.echo(line, err=True)

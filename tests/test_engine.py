@@ -82,8 +82,10 @@ def test_encoding_round_trip_and_rules():
     assert len(feat.make_encoding(crab).contacts) == 6
 
 
-def test_tiny_training_has_finite_losses_and_falling_reconstruction():
-    m, model, x = tiny(iterations=[100, 1, 1, 1], batch=2, lambda_rec=[50.0, 75.0, 100.0, 100.0])
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_tiny_training_has_finite_losses_and_falling_reconstruction(precision):
+    m, model, x = tiny(iterations=[100, 1, 1, 1], batch=2, lambda_rec=[50.0, 75.0, 100.0, 100.0],
+                       precision=precision)
     recs = []
     fit(model, x, progress=lambda level, it, total, losses: recs.append(losses) if level == 0 else None)
     assert all(np.isfinite(v) for r in recs for v in r.values())
@@ -131,14 +133,48 @@ def test_model_file_without_a_noise_setting_samples_with_per_channel_noise():
     assert old.config.noise == "full" and modelfile.loads(modelfile.dumps(model)).config.noise == "frame"
 
 
-@pytest.mark.parametrize("window", [160, 24])  # the whole 3-s clip; windows at levels 2-4
-def test_same_seed_same_model(window):
-    _, m1, x1 = tiny(seed=3, window=window)
-    _, m2, x2 = tiny(seed=3, window=window)
+@pytest.mark.parametrize("window, precision", [(160, "float32"), (24, "float32"), (24, "bfloat16")])
+def test_same_seed_same_model(window, precision):  # 160: the whole 3-s clip; 24: windows at levels 2-4
+    _, m1, x1 = tiny(seed=3, window=window, precision=precision)
+    _, m2, x2 = tiny(seed=3, window=window, precision=precision)
     fit(m1, x1)
     fit(m2, x2)
     assert modelfile.dumps(m1) == modelfile.dumps(m2)
     assert all(torch.isfinite(p).all() for g in m1.generators for p in g.parameters())
+
+
+def test_bfloat16_training_runs_the_convolutions_in_bfloat16_and_keeps_the_model_float32(monkeypatch):
+    convolve, seen = gan.F.conv1d, set()
+
+    def spy(x, w, b=None, *args):
+        y = convolve(x, w, b, *args)
+        seen.add(y.dtype)
+        return y
+
+    monkeypatch.setattr(gan.F, "conv1d", spy)
+    files = {}
+    for precision in ("float32", "bfloat16"):
+        seen.clear()
+        _, model, x = tiny(precision=precision)
+        fit(model, x)
+        assert (torch.bfloat16 in seen) == (precision == "bfloat16")
+        assert all(p.dtype == torch.float32 for g in model.generators for p in g.parameters())
+        seen.clear()
+        assert model.generate(1, 100, torch.Generator().manual_seed(0)).dtype == torch.float32
+        assert seen == {torch.float32}  # sampling is float32 whatever the training was
+        files[precision] = modelfile.dumps(model)
+    assert files["float32"] != files["bfloat16"]  # the arithmetic differs, so the weights do
+
+
+def test_auto_precision_is_bfloat16_only_where_the_cpu_computes_it_natively(monkeypatch):
+    from motionkit.train import precision
+
+    for avx512_bf16, amx, expected in [(False, False, torch.float32), (True, False, torch.bfloat16),
+                                       (False, True, torch.bfloat16)]:
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda v=avx512_bf16: v)
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda v=amx: v)
+        assert precision("auto", "cpu") == expected
+        assert precision("float32", "cpu") == torch.float32 and precision("bfloat16", "cpu") == torch.bfloat16
 
 
 def test_interrupted_training_resumes(tmp_path):
