@@ -7,6 +7,7 @@
     python bench/sampling.py MODEL.mkm --coverage-map                      # which parts of the clip are covered
     python bench/sampling.py MODEL.mkm --contacts                          # what the contact labels cost
     python bench/sampling.py MODEL.mkm --thresholds 0.5,0.4,0.3            # the label above which a foot is down
+    python bench/sampling.py MODEL.mkm --turning                           # how fast joints and the heading turn
 
 All against the model's own training clip: coverage, global/local diversity and the energy ratios (body speed,
 root travel, acceleration, foot skating: samples / clip; ``motionkit.metrics``). ``--per-level`` samples the
@@ -16,7 +17,10 @@ per modelled joint, the samples' speed and pose spread (standard deviation of it
 joint) as fractions of the clip's (no foot clean-up); ``--contacts`` splits coverage into what the rotations and
 what the contact labels (motion-derived: a tip slower than the contact speed) give it, with the share of frames
 whose contact tips are still, in the clip and in the samples before and after the foot clean-up, and how fast the
-tips move where the model labels them down."""
+tips move where the model labels them down; ``--turning`` gives each modelled joint's local angular speed and the
+travel joint's heading (its turn about the up axis: speed and acceleration) and tilt (the rest of its rotation),
+as fractions of the clip's (no foot clean-up): body speed, measured on world positions about the travel joint,
+counts the heading's turns with the limbs' own."""
 from __future__ import annotations
 
 import argparse
@@ -55,6 +59,8 @@ def main():
                     help="Sample with each of these contact thresholds (the model's calibrated one is marked).")
     ap.add_argument("--contacts", action="store_true",
                     help="Coverage from the rotations alone and with the contact labels, and how still the feet are.")
+    ap.add_argument("--turning", action="store_true",
+                    help="Angular speed of each modelled joint, and the heading's and tilt's of the travel joint.")
     args = ap.parse_args()
     torch.set_num_threads(2)
     model = modelfile.loads(open(args.model, "rb").read(), args.model)
@@ -105,6 +111,37 @@ def main():
             q = np.percentile(down, [25, 50, 75, 90])
             print(f"model-labelled contact frames: {len(down)}; tip speed / contact threshold quartiles "
                   f"{q[0]:.2f} / {q[1]:.2f} / {q[2]:.2f}, 90th {q[3]:.2f}; still on {(down < 1).mean():.3f}")
+        return
+    if args.turning:
+        from motionkit import features as feat
+        from motionkit import rotations as rot
+        from motionkit.edit import travel_headings
+
+        enc, sk = model.enc, model.enc.skeleton
+        clip = ref.resampled(enc.fps)
+        out = edit.sample(model, args.n, frames, enc.fps, torch.Generator().manual_seed(args.seed), foot_fix=False)
+
+        def angle(q):  # (..., 4) → radians
+            return 2 * np.arccos(np.clip(np.abs(q[..., 0]), 0, 1))
+
+        def turning(m):
+            local = angle(rot.multiply(rot.conjugate(m.rotations[:-1]), m.rotations[1:])).mean(axis=0)
+            psi = travel_headings(m, enc)
+            pq, _ = enc.parent_world()
+            tilt = rot.multiply(rot.conjugate(feat.about_up(psi)), rot.multiply(pq, m.rotations[:, enc.travel]))
+            return (local, np.abs(np.diff(psi)).mean(), np.abs(np.diff(psi, 2)).mean(),
+                    angle(rot.multiply(rot.conjugate(tilt[:-1]), tilt[1:])).mean())
+
+        c, s = turning(clip), [turning(m) for m in out]
+        print(f"travel joint {sk.names[enc.travel]}: heading speed {np.mean([t[1] for t in s]) / c[1]:.2f}, "
+              f"heading acceleration {np.mean([t[2] for t in s]) / c[2]:.2f}, tilt speed "
+              f"{np.mean([t[3] for t in s]) / c[3]:.2f} of the clip's (clip: {c[1]:.4f} / {c[2]:.4f} / {c[3]:.4f} "
+              "rad a frame)")
+        local = np.mean([t[0] for t in s], axis=0)
+        print("| joint | local angular speed / clip's |\n|---|---|")
+        for j in enc.joints:
+            if j != enc.travel and c[0][j] > 0:
+                print(f"| {sk.names[j]} | {local[j] / c[0][j]:.2f} |")
         return
     if args.coverage_map:
         from motionkit.metrics import Distances, covered, features

@@ -163,15 +163,27 @@ def composite(given: Motion, generated: Motion, weight: np.ndarray, enc: feat.En
               anchored: bool = True) -> Motion:
     """Per frame and joint, ``given`` where ``weight`` (T, J) is 1, ``generated`` where 0, slerped between.
 
-    Joint rotations and translations blend directly; then the travel joint's world height keeps that blend, and
-    its ground (x, z) path is integrated from blended velocities. ``anchored``: the path passes through ``given`` at its first fully
-    kept frame, and a generated gap between two kept frames is bent so that the path meets ``given`` again on the
-    other side (inpainting keeps the rest of the clip where it was). Not anchored: the kept parts keep their
-    own velocities but ride on the generated path (composition)."""
+    First the generated motion is turned about the up axis to follow a heading (the travel joint's turn about
+    the up axis) that is the given one on kept frames and, in each generated gap, the generated turning rates bent
+    to land on the given heading at the gap's other end (a model that encodes the heading as a rate starts its
+    samples at the clip's first heading, not the given motion's; kept frames never turn). Then joint rotations
+    and translations blend directly; the travel joint's world height keeps that blend, and its ground (x, z) path
+    is integrated from blended velocities. ``anchored``: the path passes through ``given`` at its first fully kept
+    frame, and a generated gap between two kept frames is bent so that the path meets ``given`` again on the
+    other side (inpainting keeps the rest of the clip where it was). Not anchored: the kept parts keep their own
+    velocities but ride on the generated path (composition)."""
     t = given.frames
     if generated.frames != t or abs(generated.fps - given.fps) > 1e-9:
         raise ValueError("composite needs motions of equal length and frame rate")
     w = np.broadcast_to(np.asarray(weight, dtype=np.float64).reshape(t, -1), (t, len(given.skeleton)))
+    wr = w[:, enc.travel]
+    wv = np.minimum(wr[1:], wr[:-1])[:, None]  # a step is the given's where both its frames are kept
+    kept = np.flatnonzero(wr >= 1.0)
+    psi_giv, psi_gen = travel_headings(given, enc), travel_headings(generated, enc)
+    turns = np.zeros((t, 1))
+    turns[1:] = wv * np.diff(psi_giv)[:, None] + (1 - wv) * np.diff(psi_gen)[:, None]
+    psi = _joined(turns, psi_giv[:, None], kept, True, psi_gen[:1])[:, 0]  # kept frames keep their heading
+    generated = turned(generated, enc, psi - psi_gen)
     q_gen = rot.make_continuous(generated.rotations, axis=0)
     q_giv = given.rotations * np.where((given.rotations * q_gen).sum(-1, keepdims=True) < 0, -1.0, 1.0)
     rotations = rot.normalize(q_gen * (1 - w[..., None]) + q_giv * w[..., None])  # nlerp: no pops, exact at 0/1
@@ -179,29 +191,57 @@ def composite(given: Motion, generated: Motion, weight: np.ndarray, enc: feat.En
     rotations[exact] = given.rotations[exact]
     translations = generated.translations * (1 - w[..., None]) + given.translations * w[..., None]
     translations[exact] = given.translations[exact]
-    wr = w[:, enc.travel]
     world_giv, world_gen = feat.travel_positions(given, enc), feat.travel_positions(generated, enc)
     p_giv, p_gen = world_giv[:, [0, 2]], world_gen[:, [0, 2]]
     v = np.zeros_like(p_giv)
-    if t > 1:
-        wv = np.minimum(wr[1:], wr[:-1])[:, None]
-        v[1:] = wv * np.diff(p_giv, axis=0) + (1 - wv) * np.diff(p_gen, axis=0)
-    kept = np.flatnonzero(wr >= 1.0)
-    if anchored and len(kept):
-        # bend each generated gap between two kept frames so that it lands where the given path does
-        for a, b in zip(kept[:-1], kept[1:]):
-            if b - a > 1:
-                err = (p_giv[b] - p_giv[a]) - v[a + 1:b + 1].sum(axis=0)
-                v[a + 1:b + 1] += err / (b - a)
-        anchor = kept[0]
-        path = np.cumsum(v, axis=0)
-        path += p_giv[anchor] - path[anchor]
-    else:
-        path = np.cumsum(v, axis=0) + p_gen[0]
+    v[1:] = wv * np.diff(p_giv, axis=0) + (1 - wv) * np.diff(p_gen, axis=0)
+    path = _joined(v, p_giv, kept, anchored, p_gen[0])
     out = given.replace(rotations=rotations, translations=translations)
     world = feat.travel_positions(out, enc)
     world[:, 0], world[:, 2] = path[:, 0], path[:, 1]
     return feat.with_travel_positions(out, enc, world)
+
+
+def _joined(steps: np.ndarray, given: np.ndarray, kept: np.ndarray, anchored: bool, start) -> np.ndarray:
+    """A path (T, d) integrated from per-frame ``steps`` (T, d; the first one unused). ``anchored`` (and frames
+    ``kept``): through ``given`` at the first kept frame, each gap between two kept frames bent to land where
+    ``given`` does; otherwise from ``start``."""
+    steps = steps.copy()
+    steps[0] = 0.0
+    if not (anchored and len(kept)):
+        return np.cumsum(steps, axis=0) + start
+    for a, b in zip(kept[:-1], kept[1:]):
+        if b - a > 1:
+            steps[a + 1:b + 1] += ((given[b] - given[a]) - steps[a + 1:b + 1].sum(axis=0)) / (b - a)
+    path = np.cumsum(steps, axis=0)
+    return path + given[kept[0]] - path[kept[0]]
+
+
+def travel_headings(m: Motion, enc: feat.Encoding) -> np.ndarray:
+    """(T,) the travel joint's heading in the world (its turn about the up axis), unwrapped, in radians."""
+    pq, _ = enc.parent_world()
+    return np.unwrap(feat.heading_angles(rot.multiply(pq, m.rotations[:, enc.travel])))
+
+
+def turned(m: Motion, enc: feat.Encoding, angles) -> Motion:
+    """``m`` with its travel joint turned about the up axis by ``angles`` (T,) radians per frame, and its ground
+    path re-integrated from its velocities turned the same way, from the same first position (a constant angle
+    turns the whole motion about that position)."""
+    angles = np.broadcast_to(np.asarray(angles, dtype=np.float64), (m.frames,))
+    if not np.any(angles):
+        return m
+    pq, _ = enc.parent_world()
+    turn = feat.about_up(angles)
+    rotations = m.rotations.copy()
+    rotations[:, enc.travel] = rot.multiply(rot.conjugate(pq), rot.multiply(turn, rot.multiply(
+        pq, m.rotations[:, enc.travel])))
+    world = feat.travel_positions(m, enc)
+    steps = np.zeros_like(world)
+    steps[1:] = rot.rotate(turn[1:], np.diff(world, axis=0))
+    steps[:, 1] = 0.0
+    path = world[:1] + np.cumsum(steps, axis=0)
+    path[:, 1] = world[:, 1]
+    return feat.with_travel_positions(m.replace(rotations=rotations), enc, path)
 
 
 def body_part(model: Model, keep: str) -> set[int]:
@@ -303,6 +343,8 @@ def restyle(model: Model, content: Motion, stage: int = 1, n: int = 1, rng=None,
 
 
 def _start_at(m: Motion, ref: Motion, enc: feat.Encoding) -> Motion:
+    """``m`` turned to ``ref``'s first heading and moved to its first ground position."""
+    m = turned(m, enc, travel_headings(ref, enc)[0] - travel_headings(m, enc)[0])
     world, first = feat.travel_positions(m, enc), feat.travel_positions(ref, enc)[0]
     world[:, [0, 2]] += first[[0, 2]] - world[0, [0, 2]]
     return feat.with_travel_positions(m, enc, world)

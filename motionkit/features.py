@@ -1,8 +1,8 @@
 """GANimator's motion features (the paper's §3.1), for any rig.
 
 Per frame at 30 fps: the 6D rotation of each modelled joint | one contact label per contact joint | the travel
-joint's x and z velocity and y height (world, in body heights) | the local translation of each joint that
-animates its offset (in body heights). Features are normalised per channel with the clip's statistics, which the
+joint's x and z velocity and y height (in body heights) and its turning rate | the local translation of each joint
+that animates its offset (in body heights). Features are normalised per channel with the clip's statistics, which the
 model keeps; channels that never change in the clip are decoded as their constant value, whatever the generator
 says, so nothing that stands still in the clip can drift.
 
@@ -15,6 +15,17 @@ Rotations are rig-independent: a joint's local rotation q_j is expressed as r_j 
 M_j is a constant frame fixed by the clip (M_travel = the travel joint's world rotation on the first frame,
 M_j = M_parent · mean(q_j) below it). A rig built differently — bones along +X at rest, other joint axes, a
 static root above the hips — that moves the same way in the world gives the same features, so it trains the same.
+
+The heading (``Encoding.heading``): GANimator writes the travel joint's rotation and velocity in the world frame, so
+a dancer who turns draws a steady turn as sines and cosines of its 6D channels, and every fine stage's small
+correction to them is a wobble of the whole body (Salsa's samples turned at 1.29x the clip's rate with 1.63x its
+angular acceleration, while their limbs moved at 0.6-0.85x: the body speed the calibration matches was the
+heading's). Here the travel joint's rotation is split into its heading (the twist about the up axis, y) and the
+rest: the features carry the rest as 6D, the heading as a turning rate (radians per frame), and the ground
+velocity in the heading's frame — a steady turn or a walk in a circle is a constant, and a small error in a rate
+integrates to a small drift instead of a shake. It costs coverage, though (Salsa 0.922 against 0.994, Gangnam
+0.751 against 0.815, BENCHMARKS.md), so it is ``train --heading rate``'s, and the world frame the default; models
+trained before the option have ``heading`` False.
 """
 from __future__ import annotations
 
@@ -48,16 +59,22 @@ class Encoding:
     mean: np.ndarray = field(default=None)
     std: np.ndarray = field(default=None)
     fixed: np.ndarray = field(default=None)  # (width,) bool: channels constant in the clip
+    heading: bool = False  # the travel joint's heading as a turning rate (see the module docstring); False: world
+
+    @property
+    def root_width(self) -> int:
+        return 4 if self.heading else 3
 
     @property
     def width(self) -> int:
-        return 6 * len(self.joints) + len(self.contacts) + 3 + 3 * len(self.offsets)
+        return 6 * len(self.joints) + len(self.contacts) + self.root_width + 3 * len(self.offsets)
 
     @property
     def root_slice(self) -> slice:
-        """The travel joint's three channels (x velocity, y height, z velocity)."""
+        """The travel joint's channels: x velocity, y height, z velocity (in the heading's frame where ``heading``)
+        and then the turning rate."""
         start = 6 * len(self.joints) + len(self.contacts)
-        return slice(start, start + 3)
+        return slice(start, start + self.root_width)
 
     @property
     def modelled_parents(self) -> list[int]:
@@ -90,7 +107,7 @@ class Encoding:
                 "contacts": self.contacts, "offsets": self.offsets, "fps": self.fps, "height": self.height,
                 "rest_rotations": self.rest_rotations.tolist(), "rest_translations": self.rest_translations.tolist(),
                 "frames": self.frames.tolist(), "start": self.start.tolist(), "mean": self.mean.tolist(),
-                "std": self.std.tolist(), "fixed": self.fixed.astype(int).tolist()}
+                "std": self.std.tolist(), "fixed": self.fixed.astype(int).tolist(), "heading": self.heading}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Encoding":
@@ -99,13 +116,15 @@ class Encoding:
                    float(d["height"]), np.array(d["rest_rotations"], dtype=np.float64),
                    np.array(d["rest_translations"], dtype=np.float64), np.array(d["frames"], dtype=np.float64),
                    np.array(d["start"], dtype=np.float64), np.array(d["mean"], dtype=np.float64),
-                   np.array(d["std"], dtype=np.float64), np.array(d["fixed"], dtype=bool))
+                   np.array(d["std"], dtype=np.float64), np.array(d["fixed"], dtype=bool),
+                   d.get("heading") is True)  # files written before the heading: world
 
 
 def make_encoding(motion: Motion, fps: float = 30.0, joints: list[str] | None = None,
-                  contacts: list[str] | None = None, offsets: list[str] | None = None) -> Encoding:
+                  contacts: list[str] | None = None, offsets: list[str] | None = None,
+                  heading: bool = False) -> Encoding:
     """Read ``motion`` with the anatomy rules (names in ``joints``/``contacts``/``offsets`` override them) and fit
-    the constant frames and the normalisation."""
+    the constant frames and the normalisation; ``heading``: the travel joint's heading as a turning rate."""
     sk = motion.skeleton
     m = motion.resampled(fps)
     height = anatomy.body_height(m)
@@ -130,7 +149,7 @@ def make_encoding(motion: Motion, fps: float = 30.0, joints: list[str] | None = 
     same_q, same_t = np.all(q == q[:1], axis=(0, 2)), np.all(m.translations == m.translations[:1], axis=(0, 2))
     mean_q[same_q], mean_t[same_t] = m.rotations[0, same_q], m.translations[0, same_t]
     enc = Encoding(sk, travel, jidx, cidx, offsets, fps, height, mean_q, mean_t, rot.identity((len(sk),)),
-                   np.zeros(3))
+                   np.zeros(3), heading=heading)
     pq, pp = enc.parent_world()
     frames = np.empty((len(sk), 4))
     for j in range(len(sk)):  # parents come first in a Skeleton
@@ -160,6 +179,17 @@ def contact_labels(motion: Motion, contacts: list[int], height: float) -> np.nda
     return (speed < anatomy.CONTACT_SPEED * height * 30.0 / motion.fps).astype(np.float64)
 
 
+def heading_angles(q: np.ndarray) -> np.ndarray:
+    """The heading of rotations ``q`` (..., 4): the angle of their twist about the up axis (y), modulo 2 pi."""
+    return 2.0 * np.arctan2(q[..., 2], q[..., 0])
+
+
+def about_up(angle) -> np.ndarray:
+    """Quaternions (..., 4) of rotations by ``angle`` radians about the up axis (y)."""
+    a = 0.5 * np.asarray(angle, dtype=np.float64)
+    return np.stack([np.cos(a), np.zeros_like(a), np.sin(a), np.zeros_like(a)], axis=-1)
+
+
 def travel_positions(motion: Motion, enc: Encoding) -> np.ndarray:
     """(T, 3) world positions of the travel joint."""
     pq, pp = enc.parent_world()
@@ -186,16 +216,26 @@ def encode(motion: Motion, enc: Encoding, normalise: bool = True) -> np.ndarray:
     left = np.stack([enc.frames[p] if j != enc.travel else pq for j, p in zip(enc.joints, parents)])
     right = rot.conjugate(enc.frames[enc.joints])
     canonical = rot.multiply(rot.multiply(left, m.rotations[:, enc.joints]), right)
-    rot6 = rot.to_6d(canonical).reshape(m.frames, -1)
     labels = contact_labels(m, enc.contacts, enc.height)
     root = travel_positions(m, enc) / enc.height
-    vel = np.zeros((m.frames, 2))
+    vel = np.zeros((m.frames, 3))
     if m.frames > 1:
-        vel[1:] = np.diff(root[:, [0, 2]], axis=0)
+        vel[1:] = np.diff(root, axis=0)
         vel[0] = vel[1]
+    turn = np.zeros((m.frames, 0))
+    if enc.heading:  # the travel joint's rotation less its heading; velocity in the heading's frame; turning rate
+        psi = np.unwrap(heading_angles(canonical[:, 0]))
+        back = rot.conjugate(about_up(psi))
+        canonical[:, 0] = rot.multiply(back, canonical[:, 0])
+        vel = rot.rotate(back, vel)
+        turn = np.zeros((m.frames, 1))
+        if m.frames > 1:
+            turn[1:, 0] = np.diff(psi)
+            turn[0] = turn[1]
+    rot6 = rot.to_6d(canonical).reshape(m.frames, -1)
     offs = [rot.rotate(enc.frames[int(sk.parents[j])], m.translations[:, j]) / enc.height for j in enc.offsets]
     offs = np.concatenate(offs, axis=1) if offs else np.zeros((m.frames, 0))
-    feats = np.concatenate([rot6, labels, vel[:, :1], root[:, 1:2], vel[:, 1:], offs], axis=1)
+    feats = np.concatenate([rot6, labels, vel[:, :1], root[:, 1:2], vel[:, 2:], turn, offs], axis=1)
     return (feats - enc.mean) / enc.std if normalise else feats
 
 
@@ -210,14 +250,19 @@ def decode(feats: np.ndarray, enc: Encoding, name: str = "", metadata: dict | No
     pq, pp = enc.parent_world()
     rotations = np.broadcast_to(enc.rest_rotations, (t, len(sk), 4)).copy()
     canonical = rot.from_6d(f[:, :6 * nj].reshape(t, nj, 6))
+    root = f[:, enc.root_slice]
+    vel = np.stack([root[:, 0], np.zeros(t), root[:, 2]], axis=1)
+    if enc.heading:
+        turn = about_up(np.cumsum(root[:, 3]) - root[0, 3])
+        canonical[:, 0] = rot.multiply(turn, canonical[:, 0])
+        vel = rot.rotate(turn, vel)
     left = np.stack([rot.conjugate(enc.frames[int(sk.parents[j])] if j != enc.travel else pq) for j in enc.joints])
     rotations[:, enc.joints] = rot.multiply(rot.multiply(left, canonical), enc.frames[enc.joints])
     translations = np.broadcast_to(enc.rest_translations, (t, len(sk), 3)).copy()
     for k, j in enumerate(enc.offsets):
         d = f[:, enc.root_slice.stop + 3 * k:enc.root_slice.stop + 3 * k + 3] * enc.height
         translations[:, j] = rot.rotate(rot.conjugate(enc.frames[int(sk.parents[j])]), d)
-    root = f[:, enc.root_slice]
-    xz = np.cumsum(root[:, [0, 2]], axis=0) - root[:1, [0, 2]] + enc.start[[0, 2]] / enc.height
+    xz = np.cumsum(vel[:, [0, 2]], axis=0) - vel[:1, [0, 2]] + enc.start[[0, 2]] / enc.height
     world = np.stack([xz[:, 0], root[:, 1], xz[:, 1]], axis=1) * enc.height
     translations[:, enc.travel] = rot.rotate(rot.conjugate(pq), world - pp)
     meta = dict(metadata or {})

@@ -63,6 +63,8 @@ class Config:
     stretch: float = PRESETS["fast"]["stretch"]  # a level whose samples still cover more of the clip
     # at its budget trains on, up to this multiple of it (``train.Probe``); 1: fixed budgets
     seed: int = 0
+    heading: bool = False  # the travel joint's heading as a turning rate (``features``; smoother, livelier samples,
+    # but Salsa covered 0.922 against 0.994 and Gangnam 0.751 against 0.815: BENCHMARKS.md); False: GANimator's world
     precision: str = "float32"  # the networks' arithmetic in training: "float32", "bfloat16" (autocast), or
     # "auto": bfloat16 where the device computes it natively (``train.precision``). float32 by default: bfloat16
     # trained Salsa 20 % faster on an AMX Xeon but covered 0.910 against 0.994 (BENCHMARKS.md)
@@ -148,7 +150,7 @@ class Model:
         self.contact_threshold = contact_threshold
         self.clip = clip  # the training clip (a Motion at its own frame rate), kept for editing operations
         self.config, self.trained_levels, self.provenance = config, trained_levels, provenance or {}
-        self.widths = ([6] * len(enc.joints) + ([len(enc.contacts)] if enc.contacts else []) + [3]
+        self.widths = ([6] * len(enc.joints) + ([len(enc.contacts)] if enc.contacts else []) + [enc.root_width]
                        + [3] * len(enc.offsets))
         self.neigh = gan.neighbourhoods(enc.modelled_parents, [enc.owner(j) for j in enc.contacts],
                                         [enc.owner(j) for j in enc.offsets])
@@ -157,7 +159,8 @@ class Model:
     @classmethod
     def from_clip(cls, motion, config: Config, joints=None, contacts=None, provenance=None, offsets=None) -> "Model":
         """An untrained model for ``motion``: its encoding, pyramid, noise amplitudes and z* (seeded)."""
-        enc = feat.make_encoding(motion, fps=config.fps, joints=joints, contacts=contacts, offsets=offsets)
+        enc = feat.make_encoding(motion, fps=config.fps, joints=joints, contacts=contacts, offsets=offsets,
+                                 heading=config.heading)
         x = torch.tensor(feat.encode(motion, enc).T[None], dtype=torch.float32)
         lengths = pyramid_lengths(x.shape[-1], config.pyramid_ratio, config.pyramid_scale)
         rng = torch.Generator().manual_seed(config.seed)

@@ -123,7 +123,8 @@ def loads(data: bytes, source: str = "model"):
         raise MotionkitError(f"malformed model file: {what}", source)
 
     try:
-        config = Config(**{"noise": "full", "stretch": 1.0, **header["config"]})  # older files: what they did
+        config = Config(**{"noise": "full", "stretch": 1.0, "heading": False,  # older files: what they did
+                           **header["config"]})
         enc = feat.Encoding.from_dict(header["encoding"])
         lengths, amplitudes, trained = header["lengths"], header["amplitudes"], header["trained_levels"]
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:

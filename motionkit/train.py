@@ -50,6 +50,8 @@ class ContactFK(torch.nn.Module):
         self.label_index = [enc.contacts.index(j) for j in self.contacts]
         self.n_joints, self.n_contacts = len(enc.joints), len(self.contacts)
         self.root = enc.root_slice
+        self.heading = enc.heading
+        self.travel_source = modelled.get(enc.travel, -1)
         self.register_buffer("mean", torch.tensor(enc.mean, dtype=torch.float32))
         self.register_buffer("std", torch.tensor(enc.std, dtype=torch.float32))
         self.register_buffer("is_fixed", torch.tensor(enc.fixed, dtype=torch.bool))
@@ -63,7 +65,16 @@ class ContactFK(torch.nn.Module):
         a2 = F.normalize(a2 - (a1 * a2).sum(-1, keepdim=True) * a1, dim=-1)
         mats = torch.stack([a1, a2, torch.cross(a1, a2, dim=-1)], dim=-1)
         root = f[..., self.root]
-        pos_root = torch.stack([root[..., 0].cumsum(1), root[..., 1], root[..., 2].cumsum(1)], dim=-1)
+        vx, vz = root[..., 0], root[..., 2]
+        if self.heading:  # as ``features.decode``: the turning rate integrated, then the heading applied
+            psi = root[..., 3].cumsum(1)
+            c, s = torch.cos(psi), torch.sin(psi)
+            zero, one = torch.zeros_like(c), torch.ones_like(c)
+            turn = torch.stack([c, zero, s, zero, one, zero, -s, zero, c], dim=-1).reshape(b, t, 3, 3)
+            k = self.travel_source
+            mats = torch.cat([mats[:, :, :k], (turn @ mats[:, :, k]).unsqueeze(2), mats[:, :, k + 1:]], dim=2)
+            vx, vz = c * vx + s * vz, c * vz - s * vx
+        pos_root = torch.stack([vx.cumsum(1), root[..., 1], vz.cumsum(1)], dim=-1)
         world_r, world_p = [], []
         for k, p in enumerate(self.parent):
             if self.source[k] >= 0:

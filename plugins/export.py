@@ -140,6 +140,23 @@ def _decode(g: _Graph, x: str, enc, contact_threshold: float = 0.5) -> tuple[str
               g.op("Mul", g.pick(ex, [2, 0, 1]), g.pick(ey, [1, 2, 0])))
     axes = g.const([-1], np.int64)
     canonical = g.op("Concat", *(g.op("Unsqueeze", e, axes) for e in (ex, ey, ez)), axis=-1)  # columns x, y, z
+    root = g.last(f, enc.root_slice.start, enc.root_slice.stop)  # (batch, frames, 3 or 4): x velocity, height,
+    vx, vz = g.pick(root, [0]), g.pick(root, [2])                # z velocity (and the turning rate)
+    if enc.heading:  # the turning rate integrated to a heading, which turns the travel joint and its velocity
+        rate = g.pick(root, [3])
+        first = g.op("Slice", rate, g.const([0], np.int64), g.const([1], np.int64), g.const([1], np.int64))
+        psi = g.op("Sub", g.op("CumSum", rate, g.const(1, np.int64)), first)
+        c, s = g.op("Cos", psi), g.op("Sin", psi)
+        zero = g.op("Mul", c, g.const(0.0))
+        one = g.op("Add", zero, g.const(1.0))
+        turn = g.op("Reshape", g.op("Concat", c, zero, s, zero, one, zero, g.op("Neg", s), zero, c, axis=-1),
+                    g.op("Concat", lead, g.const([1, 3, 3], np.int64), axis=0))
+        k = enc.joints.index(enc.travel)
+        turned = g.op("MatMul", turn, g.pick(canonical, [k], axis=2))
+        canonical = g.pick(g.op("Concat", turned, canonical, axis=2),
+                           [0 if j == k else 1 + j for j in range(nj)], axis=2)
+        vx, vz = (g.op("Add", g.op("Mul", c, vx), g.op("Mul", s, vz)),
+                  g.op("Sub", g.op("Mul", c, vz), g.op("Mul", s, vx)))
     pq, pp = enc.parent_world()
     left = np.stack([rot.to_matrix(rot.conjugate(enc.frames[int(sk.parents[j])] if j != enc.travel else pq))
                      for j in enc.joints])
@@ -160,8 +177,7 @@ def _decode(g: _Graph, x: str, enc, contact_threshold: float = 0.5) -> tuple[str
         d = g.op("Mul", g.op("MatMul", g.const(back), d), g.const(enc.height))
         parts.append(g.op("Squeeze", d, g.const([-1], np.int64)))
         where.update({j: k for k, j in enumerate(enc.offsets)})
-    root = g.last(f, enc.root_slice.start, enc.root_slice.stop)  # (batch, frames, 3): x velocity, height, z velocity
-    xz = g.pick(root, [0, 2])
+    xz = g.op("Concat", vx, vz, axis=-1)
     first = g.op("Slice", xz, g.const([0], np.int64), g.const([1], np.int64), g.const([1], np.int64))
     xz = g.op("Add", g.op("Sub", g.op("CumSum", xz, g.const(1, np.int64)), first),
               g.const(enc.start[[0, 2]] / enc.height))

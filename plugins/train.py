@@ -25,7 +25,7 @@ def _floats(text):
 TRAINING_OPTIONS = ("preset", "iterations", "batch", "d_steps", "lambda_adv", "lambda_rec", "lambda_contact",
                     "transfer_layers",
                     "window", "gp_every", "noise", "seed", "fps", "frames", "joints", "contacts", "device", "plots",
-                    "init", "stretch", "precision")
+                    "init", "stretch", "precision", "heading")
 
 
 @hookimpl(tryfirst=True)  # a built-in: plugins registering the same name replace it
@@ -61,6 +61,9 @@ def register_commands(cli):
                   help="Start from this model's generators: a model of another clip of the same skeleton (a "
                        "studio's rig); the new model encodes the same joints and feet.")
     @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+    @click.option("--heading", type=click.Choice(["rate", "world"]), default=None,
+                  help="The carrying joint's heading in the features: GANimator's world frame (default), or a "
+                       "turning rate with its velocity in the heading's frame (smoother turns, less coverage).")
     @click.option("--precision", type=click.Choice(["auto", "float32", "bfloat16"]), default=None,
                   help="The networks' arithmetic in training (default float32; auto: bfloat16 where the CPU or GPU "
                        "computes it natively — faster, and on Salsa less coverage). Sampling is always float32.")
@@ -127,6 +130,7 @@ def train_clip(clip, output, options: dict, resume: bool = False, quiet: bool = 
                                  lambda_contact=o["lambda_contact"],
                                  transfer_layers=o["transfer_layers"], window=o["window"], gp_every=o["gp_every"],
                                  noise=o["noise"], seed=o["seed"] or 0, fps=fps, precision=o["precision"],
+                                 heading=None if o["heading"] is None else o["heading"] == "rate",
                                  # a budget the user sets is kept unless they also ask for a stretch
                                  stretch=o["stretch"] if o["stretch"] is not None else 1.0 if its else None)
         if motion.duration * fps < 30:
@@ -148,6 +152,7 @@ def train_clip(clip, output, options: dict, resume: bool = False, quiet: bool = 
             joints = joints or [names[j] for j in base.enc.joints]
             contacts = contacts or [names[j] for j in base.enc.contacts]
             offsets = [names[j] for j in base.enc.offsets]
+            cfg.heading = base.enc.heading  # encoded as the base is (a model from before the heading: the world)
             provenance["init"] = {"model": os.path.basename(o["init"]),
                                   "sha256": hashlib.sha256(base_bytes).hexdigest()}
         model = Model.from_clip(motion, cfg, joints=joints, contacts=contacts, provenance=provenance,
@@ -235,7 +240,8 @@ def _describe(model, motion, clip, device="cpu"):
     lines = [
         f"clip       {clip}: {motion.frames} frames at {motion.fps:g} fps → {model.lengths[-1]} at {enc.fps:g}; "
         f"body height {enc.height:.4g} units (looks like {unit})",
-        f"travel     {sk.names[enc.travel]} carries the character",
+        f"travel     {sk.names[enc.travel]} carries the character; its heading "
+        + ("a turning rate, its velocity in the heading's frame" if enc.heading else "and velocity in the world frame"),
         f"modelled   {len(enc.joints)} joints: {listed(enc.joints)} ({left_out} left out: still, digits, above)",
         "contacts   " + (", ".join(f"{sk.names[j]} ({100 * scores.get(j, 0):.0f} % of frames standing)"
                                    for j in enc.contacts) or "none found (no foot locking; --contacts names them)"),

@@ -121,3 +121,45 @@ def test_channels_constant_in_the_clip_never_drift():
     out = feat.decode(noise, enc)
     assert np.ptp(out.translations[:, 0, [0, 2]], axis=0).max() < 1e-9
     assert np.ptp(out.translations[:, 0, 1]) > 0.01 * enc.height
+
+
+@pytest.mark.parametrize("name", ["Joe_Salsa-Dancing-6", "Joe_Walk-In-Circle"])
+def test_a_steady_turn_is_a_constant_turning_rate(name):
+    """The travel joint's heading is a turning rate: the same clip spun about the up axis at a steady rate has
+    that rate added to its turning channel and every other feature unchanged (GANimator's world frame would
+    redraw the travel joint's rotation and velocity as sines of the spin) — but the contact labels, which come
+    from the feet's speed in the world, and a spun body's feet slide."""
+    from motionkit.edit import turned
+
+    m = read_motions(str(clip(name)))[0].resampled(30)
+    enc = feat.make_encoding(m, heading=True)
+    assert enc.heading and enc.root_width == 4
+    spin = 0.05  # radians a frame
+    spun = turned(m, enc, spin * np.arange(m.frames))
+    a, b = feat.encode(m, enc, normalise=False)[1:], feat.encode(spun, enc, normalise=False)[1:]
+    rate = enc.root_slice.start + 3
+    assert np.allclose(b[:, rate] - a[:, rate], spin, atol=1e-9)
+    labels = 6 * len(enc.joints) + np.arange(len(enc.contacts))
+    others = np.setdiff1d(np.arange(enc.width), [rate, *labels])
+    assert np.abs(b[:, others] - a[:, others]).max() < 1e-9
+    world = feat.make_encoding(m)  # the world frame (the default): the spin is everywhere in the travel joint
+    wa, wb = feat.encode(m, world, normalise=False)[1:], feat.encode(spun, world, normalise=False)[1:]
+    assert np.abs(wb[:, :6] - wa[:, :6]).max() > 0.5
+
+
+@pytest.mark.parametrize("heading", [True, False])
+def test_the_contact_loss_sees_the_feet_where_decode_puts_them(heading):
+    """The contact loss's forward kinematics in torch (train.ContactFK) and features.decode agree on a clip that
+    turns through full circles: tip paths equal up to where they start."""
+    import torch
+
+    from motionkit.train import ContactFK
+
+    m = read_motions(str(clip("Joe_Walk-In-Circle")))[0].resampled(30)
+    enc = feat.make_encoding(m, heading=heading)
+    x = feat.encode(m, enc)
+    tips, _ = ContactFK(enc)(torch.tensor(x.T[None], dtype=torch.float32))
+    tips = tips[0].double().numpy()
+    back = anatomy.tips(feat.decode(x, enc), enc.contacts) / enc.height
+    assert len(enc.contacts) == tips.shape[1] >= 2
+    assert np.abs((tips - tips[:1]) - (back - back[:1])).max() < 1e-3

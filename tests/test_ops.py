@@ -6,6 +6,7 @@ from conftest import clip, require_clients, run_cli
 from gltf_validator import validate, validator_dir
 
 from motionkit import modelfile, placement
+from motionkit.edit import travel_headings
 from motionkit.model import Config, Model
 from motionkit.train import fit
 from motionkit.files import read_motions
@@ -13,16 +14,26 @@ from motionkit.files import read_motions
 SALSA = clip("Joe_Salsa-Dancing-6")
 
 
-@pytest.fixture(scope="module")
-def salsa_model(tmp_path_factory):
+def _salsa_model(tmp_path_factory, **cfg):
     m = read_motions(str(SALSA))[0].slice(0, 300)
-    config = Config.from_preset("fast", iterations=[30, 20, 10, 5], batch=2, d_steps=1)
+    config = Config.from_preset("fast", iterations=[30, 20, 10, 5], batch=2, d_steps=1, **cfg)
     model = Model.from_clip(m, config)
     x = model.encode(m)
     fit(model, x)
     path = tmp_path_factory.mktemp("model") / "salsa.mkm"
     path.write_bytes(modelfile.dumps(model))
     return path
+
+
+@pytest.fixture(scope="module")
+def salsa_model(tmp_path_factory):
+    return _salsa_model(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def salsa_heading_model(tmp_path_factory):
+    """Its samples start at the clip's first heading, whatever the given motion's: the joins must turn them."""
+    return _salsa_model(tmp_path_factory, heading=True)
 
 
 def world(m):
@@ -33,11 +44,13 @@ def speeds(m):
     return np.linalg.norm(np.diff(world(m), axis=0), axis=-1).max(axis=1)  # (T-1,) fastest joint per frame
 
 
-def test_inpaint_keeps_the_rest_and_joins_without_a_pop(salsa_model, tmp_path):
-    out = tmp_path / "inpaint.bvh"
-    run_cli("inpaint", SALSA, "--frames", "100:160", "--frames", "400:450", "-m", salsa_model, "--seed", "3",
-            "-o", out)
-    src, got = read_motions(str(SALSA))[0], read_motions(str(out))[0]
+@pytest.mark.parametrize("model", ["salsa_model", "salsa_heading_model"])
+def test_inpaint_keeps_the_rest_and_joins_without_a_pop(model, tmp_path, request):
+    out, source = tmp_path / "inpaint.bvh", tmp_path / "source.bvh"
+    run_cli("convert", SALSA, "--frames", "500:1100", "-o", source)  # starts facing elsewhere than the clip
+    run_cli("inpaint", source, "--frames", "100:160", "--frames", "400:450", "-m", request.getfixturevalue(model),
+            "--seed", "3", "-o", out)
+    src, got = read_motions(str(source))[0], read_motions(str(out))[0]
     assert got.frames == src.frames and got.fps == src.fps
     kept = np.ones(src.frames, bool)
     kept[100:160] = kept[400:450] = False
@@ -49,12 +62,19 @@ def test_inpaint_keeps_the_rest_and_joins_without_a_pop(salsa_model, tmp_path):
     limit = 1.5 * speeds(src).max()
     for edge in (100, 160, 400, 450):
         assert speeds(got)[edge - 3:edge + 3].max() < limit
+    # nor a turn: the new frames face where the old ones do (a model encoding the heading as a turning rate
+    # starts its samples at its clip's first heading, 60 degrees from this source's)
+    enc = modelfile.loads(request.getfixturevalue(model).read_bytes()).enc
+    turning = np.abs(np.diff(travel_headings(got, enc)))
+    for edge in (100, 160, 400, 450):
+        assert turning[edge - 8:edge + 8].max() < 1.5 * np.abs(np.diff(travel_headings(src, enc))).max()
 
 
-def test_compose_places_the_roi_at_the_requested_frames(salsa_model, tmp_path):
+@pytest.mark.parametrize("model", ["salsa_model", "salsa_heading_model"])
+def test_compose_places_the_roi_at_the_requested_frames(model, tmp_path, request):
     out = tmp_path / "compose.npz"
-    run_cli("compose", "--roi", "120:180", "--at", "40,300", "--length", "420", "-m", salsa_model, "--seed", "1",
-            "-o", out)
+    run_cli("compose", "--roi", "120:180", "--at", "40,300", "--length", "420", "-m",
+            request.getfixturevalue(model), "--seed", "1", "-o", out)
     src, got = read_motions(str(SALSA))[0], read_motions(str(out))[0]
     assert got.frames == 420 and got.fps == src.fps
     assert got.metadata["kept_frames"] == list(range(40, 100)) + list(range(300, 360))
