@@ -18,9 +18,9 @@ static root above the hips — that moves the same way in the world gives the sa
 
 The heading (``Encoding.heading``): GANimator writes the travel joint's rotation and velocity in the world frame, so
 a dancer who turns draws a steady turn as sines and cosines of its 6D channels, and every fine stage's small
-correction to them is a wobble of the whole body (Salsa's samples turned at 1.29x the clip's rate with 1.63x its
-angular acceleration, while their limbs moved at 0.6-0.85x: the body speed the calibration matches was the
-heading's). Here the travel joint's rotation is split into its heading (the twist about the up axis, y) and the
+correction to them is a wobble of the whole body (Salsa's samples turned at 1.36x the clip's rate with 1.67x its
+angular acceleration, while their limbs turned at 0.46-0.94x: the body speed the calibration matches was the
+heading's; ``bench/sampling.py MODEL --turning``). Here the travel joint's rotation is split into its heading (the twist about the up axis, y) and the
 rest: the features carry the rest as 6D, the heading as a turning rate (radians per frame), and the ground
 velocity in the heading's frame — a steady turn or a walk in a circle is a constant, and a small error in a rate
 integrates to a small drift instead of a shake. It costs coverage, though (Salsa 0.922 against 0.994, Gangnam
