@@ -1,4 +1,5 @@
-"""`motionkit info FILE`: what a motion file holds — joints, frames, rate, units, channel layout, feet."""
+"""`motionkit info FILE`: what a motion file holds — joints, frames, rate, units, channel layout, feet — or, for a
+model file (.mkm), what the model was trained on and how it samples."""
 from __future__ import annotations
 
 import json
@@ -43,6 +44,56 @@ def describe(motion) -> dict:
     }
 
 
+def describe_model(model) -> dict:
+    """What a model file says of itself: its clip, the joints and feet it models, its pyramid and training, and the
+    sampling calibration (everything from the file's header; nothing is generated)."""
+    enc, sk, cfg, p = model.enc, model.enc.skeleton, model.config, model.provenance
+
+    def names(idx):
+        return [sk.names[j] for j in idx]
+
+    levels = p.get("levels") if isinstance(p.get("levels"), dict) else {}
+    return {
+        "clip": p.get("clip"), "clip_sha256": p.get("sha256"), "clip_frames": model.lengths[-1], "fps": enc.fps,
+        "travel_joint": sk.names[enc.travel], "heading": "rate" if enc.heading else "world",
+        "modelled_joints": names(enc.joints), "contacts": names(enc.contacts), "offsets": names(enc.offsets),
+        "feature_channels": enc.width, "pyramid": list(model.lengths), "levels": len(model.levels),
+        "trained_levels": model.trained_levels, "preset": cfg.preset, "batch": cfg.batch, "seed": cfg.seed,
+        "iterations": list(cfg.iterations),
+        "iterations_run": [  # a stretched level's record, else its fixed budget; None: not trained
+            (levels.get(str(k + 1)) or {}).get("iterations", cfg.iterations[min(k, len(cfg.iterations) - 1)])
+            if k < model.trained_levels else None for k in range(len(model.levels))],
+        "temperature": model.temperature, "contact_threshold": model.contact_threshold,
+        "precision": p.get("precision"), "device": p.get("device"), "motionkit": p.get("motionkit"),
+        "torch": p.get("torch"), "init": (p.get("init") or {}).get("model") if isinstance(p.get("init"), dict)
+        else None,
+    }
+
+
+def _show_model(r: dict) -> None:
+    def listed(items, most=8):
+        return ", ".join(_safe(str(n)) for n in items[:most]) + (f" … ({len(items)} in all)" if len(items) > most else "")
+
+    ran = [str(n) if n is not None else "–" for n in r["iterations_run"]]
+    click.echo(f"model       trained on {_safe(str(r['clip']))} ({r['clip_frames']} frames at {r['fps']:g} fps)"
+               + (f", started from {_safe(str(r['init']))}" if r["init"] else ""))
+    click.echo(f"levels      {r['trained_levels']} of {r['levels']} trained"
+               + (" (partial: `train --resume` finishes it)" if r["trained_levels"] < r["levels"] else ""))
+    click.echo(f"recipe      {r['preset']}: batch {r['batch']}, seed {r['seed']}, iterations run "
+               f"{' / '.join(ran)} (budget {' / '.join(map(str, r['iterations']))})"
+               + (f"; {r['precision']} on {r['device']}" if r["precision"] else ""))
+    click.echo(f"travel      {_safe(r['travel_joint'])} carries the character; heading in "
+               + ("the features as a turning rate" if r["heading"] == "rate" else "the world frame"))
+    click.echo(f"modelled    {len(r['modelled_joints'])} joints: {listed(r['modelled_joints'])}")
+    click.echo(f"contacts    {listed(r['contacts']) or 'none (no foot locking)'}")
+    if r["offsets"]:
+        click.echo(f"offsets     {listed(r['offsets'], 6)}")
+    click.echo(f"pyramid     {len(r['pyramid'])} stages: {', '.join(map(str, r['pyramid']))} frames; "
+               f"{r['feature_channels']} feature channels")
+    click.echo(f"sampling    temperature {r['temperature']:g}; a foot is down where its label is above "
+               f"{r['contact_threshold']:g}")
+
+
 def _safe(name: str) -> str:
     """A joint name as it may be shown on a terminal: control characters escaped."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in name)
@@ -54,9 +105,16 @@ def register_commands(cli):
     @click.argument("file", type=str)
     @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
     def info(file, as_json):
-        """Describe the motions in FILE (or - for stdin)."""
+        """Describe the motions in FILE (or - for stdin), or the model in a model file (.mkm)."""
         from motionkit.files import read_motions
 
+        if file.lower().endswith(".mkm"):
+            from motionkit.files import read_bytes
+            from motionkit.modelfile import loads
+
+            r = describe_model(loads(read_bytes(file), file))
+            click.echo(json.dumps(r, indent=2)) if as_json else _show_model(r)
+            return
         rows = [describe(m) for m in read_motions(file)]
         if as_json:
             click.echo(json.dumps(rows if len(rows) > 1 else rows[0], indent=2))

@@ -1,4 +1,6 @@
 """The GAN engine on the CPU in seconds: pyramid, skeleton convolution, training, model file, sampling."""
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -522,6 +524,16 @@ def test_a_budget_the_user_sets_is_kept_unless_they_ask_for_a_stretch(tmp_path):
     b = modelfile.loads((tmp_path / "b.mkm").read_bytes())
     assert b.config.stretch == 2.0 and sorted(b.provenance["levels"]) == ["1", "2", "3", "4"]
     assert b.enc.heading and b"its heading a turning rate" in r.stderr
+    # `info` on a model file says what the model is, from its header
+    for name, model in (("a.mkm", a), ("b.mkm", b)):
+        said = run_cli("info", tmp_path / name, cwd=tmp_path).stdout.decode()
+        assert "4 of 4 trained" in said and f"temperature {model.temperature:g};" in said
+        ran = [model.provenance.get("levels", {}).get(str(k), {}).get("iterations", 4) for k in range(1, 5)]
+        assert ("as a turning rate" in said) == model.enc.heading
+        assert f"iterations run {' / '.join(map(str, ran))} (budget 4 / 4 / 4 / 4)" in said
+        got = json.loads(run_cli("info", tmp_path / name, "--json", cwd=tmp_path).stdout)
+        assert got["contacts"] == [model.enc.skeleton.names[j] for j in model.enc.contacts]
+        assert got["contact_threshold"] == model.contact_threshold and got["seed"] == 0
     assert b"(up to 2x where samples still cover more of the clip)" in r.stderr
     assert b"level 1/4: " in r.stderr and b"iterations (budget 4); coverage" in r.stderr
     said = f"sampling calibrated: temperature {b.temperature:g}, a foot is down where its label is above "
