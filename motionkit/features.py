@@ -24,7 +24,7 @@ heading's; ``bench/sampling.py MODEL --turning``). Here the travel joint's rotat
 rest: the features carry the rest as 6D, the heading as a turning rate (radians per frame), and the ground
 velocity in the heading's frame — a steady turn or a walk in a circle is a constant, and a small error in a rate
 integrates to a small drift instead of a shake. It costs coverage, though (Salsa 0.922 against 0.994, Gangnam
-0.751 against 0.815, BENCHMARKS.md), so it is ``train --heading rate``'s, and the world frame the default; models
+0.751 against 0.815, the crab 0.491 against 0.888; BENCHMARKS.md), so it is ``train --heading rate``'s, and the world frame the default; models
 trained before the option have ``heading`` False.
 """
 from __future__ import annotations

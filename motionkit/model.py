@@ -64,7 +64,8 @@ class Config:
     # at its budget trains on, up to this multiple of it (``train.Probe``); 1: fixed budgets
     seed: int = 0
     heading: bool = False  # the travel joint's heading as a turning rate (``features``; smoother, livelier samples,
-    # but Salsa covered 0.922 against 0.994 and Gangnam 0.751 against 0.815: BENCHMARKS.md); False: GANimator's world
+    # but Salsa covered 0.922 against 0.994, Gangnam 0.751 against 0.815, the crab 0.491 against 0.888:
+    # BENCHMARKS.md); False: GANimator's world
     precision: str = "float32"  # the networks' arithmetic in training: "float32", "bfloat16" (autocast), or
     # "auto": bfloat16 where the device computes it natively (``train.precision``). float32 by default: bfloat16
     # trained Salsa 20 % faster on an AMX Xeon but covered 0.910 against 0.994 (BENCHMARKS.md)
