@@ -49,6 +49,9 @@ def read(data: bytes, source: str = "-") -> list[Motion]:
         header = json.loads(arrays["header"].tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise MotionkitError("not a motionkit NPZ file (its header is not JSON)", source) from None
+    if isinstance(header, dict) and header.get("format") == "motionkit-model":  # modelfile.FORMAT
+        raise MotionkitError("a motionkit model file, not motions: `motionkit info` describes it, `sample -m` and "
+                             "the other operations take it", source)
     if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
         raise MotionkitError("not a motionkit NPZ file", source)
     version = header.get("version", 0)

@@ -82,9 +82,10 @@ def shown(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
 
 
-def read_motions(path: str, fmt: str | None = None) -> list[Motion]:
-    """Every motion in a file; the format comes from ``fmt``, else the first bytes, else the extension."""
-    data = read_bytes(path)
+def read_motions(path: str, fmt: str | None = None, data: bytes | None = None) -> list[Motion]:
+    """Every motion in a file (``data``: its bytes, already read); the format comes from ``fmt``, else the first
+    bytes, else the extension."""
+    data = read_bytes(path) if data is None else data
     source = "<stdin>" if path == "-" else shown(path)
     if not data.strip():
         raise MotionkitError("empty file", source)

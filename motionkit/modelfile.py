@@ -96,6 +96,19 @@ def _check_training(config, bad) -> None:
             bad(f"{name} {getattr(config, name)!r:.40}")
 
 
+def is_model(data: bytes) -> bool:
+    """Whether ``data`` is a model file, by what it holds (an archive whose header names this format), not by its
+    name: any file that is not one, or is broken, answers False."""
+    if data[:4] != b"PK\x03\x04":
+        return False
+    try:
+        raw = safenpz.load(data, "model", "model file").get("header")
+        return (raw is not None and raw.dtype == np.uint8 and raw.ndim == 1
+                and json.loads(raw.tobytes().decode()).get("format") == FORMAT)
+    except (MotionkitError, UnicodeDecodeError, json.JSONDecodeError, RecursionError, AttributeError):
+        return False
+
+
 def loads(data: bytes, source: str = "model"):
     """A Model from model-file bytes, every value checked against the others before anything is built."""
     import torch

@@ -105,17 +105,18 @@ def register_commands(cli):
     @click.argument("file", type=str)
     @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
     def info(file, as_json):
-        """Describe the motions in FILE (or - for stdin), or the model in a model file (.mkm)."""
-        from motionkit.files import read_motions
+        """Describe the motions in FILE (or - for stdin), or the model in a model file."""
+        from motionkit.files import read_bytes, read_motions, shown
+        from motionkit.modelfile import is_model
 
-        if file.lower().endswith(".mkm"):
-            from motionkit.files import read_bytes
+        data = read_bytes(file)
+        if file.lower().endswith(".mkm") or is_model(data):  # by name, or by what it holds
             from motionkit.modelfile import loads
 
-            r = describe_model(loads(read_bytes(file), file))
+            r = describe_model(loads(data, "<stdin>" if file == "-" else shown(file)))
             click.echo(json.dumps(r, indent=2)) if as_json else _show_model(r)
             return
-        rows = [describe(m) for m in read_motions(file)]
+        rows = [describe(m) for m in read_motions(file, data=data)]
         if as_json:
             click.echo(json.dumps(rows if len(rows) > 1 else rows[0], indent=2))
             return

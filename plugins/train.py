@@ -152,6 +152,10 @@ def train_clip(clip, output, options: dict, resume: bool = False, quiet: bool = 
             joints = joints or [names[j] for j in base.enc.joints]
             contacts = contacts or [names[j] for j in base.enc.contacts]
             offsets = [names[j] for j in base.enc.offsets]
+            if o["heading"] is not None and (o["heading"] == "rate") != base.enc.heading:
+                raise MotionkitError(f"--init {o['init']}: it encodes the heading "
+                                     f"{'as a rate' if base.enc.heading else 'in the world frame'}; --heading "
+                                     f"{o['heading']} cannot start from it")
             cfg.heading = base.enc.heading  # encoded as the base is (a model from before the heading: the world)
             provenance["init"] = {"model": os.path.basename(o["init"]),
                                   "sha256": hashlib.sha256(base_bytes).hexdigest()}
@@ -226,7 +230,6 @@ def train_clip(clip, output, options: dict, resume: bool = False, quiet: bool = 
 def _describe(model, motion, clip, device="cpu"):
     """What motionkit read in the clip, before the minutes of training: a wrong guess shows in the first second."""
     from motionkit import anatomy
-    from motionkit.train import precision
 
     enc, sk, cfg = model.enc, model.enc.skeleton, model.config
     unit, _ = anatomy.guess_units(enc.height)
@@ -254,7 +257,7 @@ def _describe(model, motion, clip, device="cpu"):
         f"recipe     {cfg.preset}: batch {cfg.batch}, {cfg.d_steps} critic steps, "
         f"{' / '.join(map(str, cfg.iterations))} iterations per level"
         + (f" (up to {cfg.stretch:g}x where samples still cover more of the clip)" if cfg.stretch > 1 else "")
-        + f"; {str(precision(cfg.precision, device)).replace('torch.', '')} on {device}",
+        + f"; {model.provenance.get('precision', 'float32')} on {device}",
     ]
     for line in lines:
         click.echo(line, err=True)

@@ -402,6 +402,10 @@ def test_warm_start_from_a_model_of_the_same_rig(tmp_path):
     r = run_cli("train", clip("Joe_Salsa-Dancing-6"), "-o", tmp_path / "x.mkm", "--init", tmp_path / "normal.mkm",
                 "--iterations", "1", "--no-plots", cwd=tmp_path, check=False)
     assert r.returncode == 1 and b"its skeleton is not the clip's" in r.stderr and not (tmp_path / "x.mkm").exists()
+    r = run_cli("train", clip("Xia_proud"), "-o", tmp_path / "y.mkm", "--init", tmp_path / "normal.mkm",
+                "--heading", "rate", "--iterations", "1", "--no-plots", cwd=tmp_path, check=False)
+    assert r.returncode == 1 and b"--heading rate cannot start from it" in r.stderr  # base: world
+    assert b"Traceback" not in r.stderr and not (tmp_path / "y.mkm").exists()
 
 
 def test_motion_ratio_counts_travel_only_for_a_clip_that_travels():
@@ -534,6 +538,11 @@ def test_a_budget_the_user_sets_is_kept_unless_they_ask_for_a_stretch(tmp_path):
         got = json.loads(run_cli("info", tmp_path / name, "--json", cwd=tmp_path).stdout)
         assert got["contacts"] == [model.enc.skeleton.names[j] for j in model.enc.contacts]
         assert got["contact_threshold"] == model.contact_threshold and got["seed"] == 0
+    # by what the file holds, not its name: a model on stdin, or under another name; and not mistaken for motions
+    piped = run_cli("info", "-", "--json", input=(tmp_path / "a.mkm").read_bytes(), cwd=tmp_path)
+    assert json.loads(piped.stdout)["temperature"] == a.temperature
+    refused = run_cli("convert", tmp_path / "a.mkm", "-o", tmp_path / "a.bvh", cwd=tmp_path, check=False)
+    assert refused.returncode == 1 and b"a motionkit model file, not motions" in refused.stderr
     assert b"(up to 2x where samples still cover more of the clip)" in r.stderr
     assert b"level 1/4: " in r.stderr and b"iterations (budget 4); coverage" in r.stderr
     said = f"sampling calibrated: temperature {b.temperature:g}, a foot is down where its label is above "
