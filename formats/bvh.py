@@ -393,7 +393,7 @@ def write(motions: list[Motion], options: dict | None = None) -> bytes:
     if len(motions) != 1:
         raise MotionkitError(f"a BVH file holds one motion, got {len(motions)} "
                              "(write to a name with %03d in it for one file each)")
-    m = motions[0]
+    m = motions[0].in_file_axes()  # a Z-up file's motion goes back Z-up (motionkit holds it +Y up)
     sk = m.skeleton
     layout = _layout(m)
     kids = sk.children

@@ -103,7 +103,18 @@ def read_motions(path: str, fmt: str | None = None, data: bytes | None = None) -
     motions = chosen.read(data, source)
     if not motions:
         raise MotionkitError("the file holds no motion", source)
-    return motions
+    return [standing_up(m) for m in motions]
+
+
+def standing_up(motion: Motion) -> Motion:
+    """``motion`` turned to stand on +Y when its motion stands on another axis (``anatomy.up_axis``: a Z-up
+    export); its skeleton remembers the file's axis, and the BVH writer turns it back."""
+    from . import anatomy
+
+    if motion.skeleton.up != "y":  # turned already (a motionkit NPZ of a Z-up clip)
+        return motion
+    up = anatomy.up_axis(motion)
+    return motion if up == "y" else motion.turned_up(up)
 
 
 def output_format(path: str, to: str | None, default_pipe: str = "npz") -> Format:

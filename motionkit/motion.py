@@ -4,7 +4,9 @@ Conventions (those of BVH, which every format is mapped onto):
 - joint j's local transform is a translation ``translations[t, j]`` (its rest offset, unless the source animates
   its position) followed by a rotation ``rotations[t, j]`` (unit quaternion w, x, y, z);
 - the world transform of j is its parent's world transform times its local transform;
-- the root's translation is its world position; +Y is up.
+- the root's translation is its world position; +Y is up. A file whose motion stands on another axis (a Z-up
+  export) is turned onto +Y when read (``Motion.turned_up``): ``Skeleton.up`` names the file's own up axis, and
+  writers that keep a file's conventions (BVH) turn the motion back (``Motion.in_file_axes``).
 """
 from __future__ import annotations
 
@@ -19,6 +21,11 @@ from .errors import MotionkitError
 POSITION_CHANNELS = ("Xposition", "Yposition", "Zposition")
 ROTATION_CHANNELS = ("Xrotation", "Yrotation", "Zrotation")
 _CHANNELS = set(POSITION_CHANNELS + ROTATION_CHANNELS)
+_H = 0.5 ** 0.5
+# For each axis a file may stand on, the rotation (w, x, y, z) that takes it to +Y (Z-up to Y-up is Blender's
+# (x, y, z) -> (x, z, -y)).
+UP_TURNS = {"y": (1.0, 0.0, 0.0, 0.0), "-y": (0.0, 1.0, 0.0, 0.0), "z": (_H, -_H, 0.0, 0.0),
+            "-z": (_H, _H, 0.0, 0.0), "x": (_H, 0.0, 0.0, _H), "-x": (_H, 0.0, 0.0, -_H)}
 
 
 @dataclass
@@ -26,7 +33,9 @@ class Skeleton:
     """Joint names, parent indices (-1 for the root), rest offsets, end sites and the source's channel layout.
 
     ``channels[j]`` is the tuple of BVH channel names joint j had in its source (kept so a BVH round-trips with
-    the same orders); ``end_sites`` maps a joint index to the offset of its End Site.
+    the same orders); ``end_sites`` maps a joint index to the offset of its End Site; ``up`` is the axis that was
+    up in the source file (a key of ``UP_TURNS``): motions on this skeleton are held +Y up all the same, the root's
+    offset, rotation and translation turned (``Motion.turned_up``).
     """
 
     names: list[str]
@@ -34,6 +43,7 @@ class Skeleton:
     offsets: np.ndarray
     channels: list[tuple[str, ...]]
     end_sites: dict[int, np.ndarray] = field(default_factory=dict)
+    up: str = "y"
 
     def __post_init__(self):
         self.names = list(self.names)
@@ -51,6 +61,8 @@ class Skeleton:
                 raise ValueError("joints must be listed parents-first with a single root at index 0")
         if not all(isinstance(name, str) for name in self.names):
             raise ValueError("joint names must be text")
+        if not isinstance(self.up, str) or self.up not in UP_TURNS:
+            raise ValueError(f"the up axis must be one of {', '.join(UP_TURNS)}")
         for c in self.channels:
             if len(c) > 6 or len(set(c)) != len(c) or not set(c) <= _CHANNELS:
                 raise ValueError(f"bad channel list {list(c)[:6]}")
@@ -106,14 +118,17 @@ class Skeleton:
                 and np.allclose(self.offsets, other.offsets))
 
     def to_dict(self) -> dict:
-        return {"names": self.names, "parents": self.parents.tolist(), "offsets": self.offsets.tolist(),
-                "channels": [list(c) for c in self.channels],
-                "end_sites": {str(k): v.tolist() for k, v in self.end_sites.items()}}
+        d = {"names": self.names, "parents": self.parents.tolist(), "offsets": self.offsets.tolist(),
+             "channels": [list(c) for c in self.channels],
+             "end_sites": {str(k): v.tolist() for k, v in self.end_sites.items()}}
+        if self.up != "y":  # files written before the up axis was kept have none: +Y
+            d["up"] = self.up
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "Skeleton":
         return cls(d["names"], d["parents"], d["offsets"], d["channels"],
-                   {int(k): v for k, v in d.get("end_sites", {}).items()})
+                   {int(k): v for k, v in d.get("end_sites", {}).items()}, d.get("up", "y"))
 
 
 @dataclass
@@ -160,6 +175,29 @@ class Motion:
 
     def replace(self, **changes) -> "Motion":
         return dataclasses.replace(self, **changes)
+
+    def turned_up(self, up: str) -> "Motion":
+        """The motion of a file that stands on axis ``up``, turned to stand on +Y: the root's offset, rotation and
+        translation turned by ``UP_TURNS[up]`` (so every joint's world turns with it); ``skeleton.up`` remembers
+        ``up``. The inverse of ``in_file_axes``."""
+        if self.skeleton.up != "y":
+            raise ValueError("the motion is turned already")
+        return self._root_turned(np.asarray(UP_TURNS[up]), up)
+
+    def in_file_axes(self) -> "Motion":
+        """The motion as its source file held it (its own up axis, ``skeleton.up``): what a BVH writer writes."""
+        if self.skeleton.up == "y":
+            return self
+        return self._root_turned(rot.conjugate(np.asarray(UP_TURNS[self.skeleton.up])), "y")
+
+    def _root_turned(self, q: np.ndarray, up: str) -> "Motion":
+        offsets = self.skeleton.offsets.copy()
+        offsets[0] = rot.rotate(q, offsets[0])
+        rotations, translations = self.rotations.copy(), self.translations.copy()
+        rotations[:, 0] = rot.multiply(q[None], rotations[:, 0])
+        translations[:, 0] = rot.rotate(q[None], translations[:, 0])
+        skeleton = dataclasses.replace(self.skeleton, offsets=offsets, up=up)
+        return self.replace(skeleton=skeleton, rotations=rotations, translations=translations)
 
     def world_transforms(self):
         """World rotations (T, J, 4) and positions (T, J, 3) by forward kinematics."""

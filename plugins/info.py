@@ -30,6 +30,7 @@ def describe(motion) -> dict:
         "fps": motion.fps,
         "duration_s": round(motion.duration, 4),
         "height": round(height, 6),
+        "up": sk.up,
         "units_guess": unit,
         "metres_per_unit": factor,
         "root": sk.names[0],
@@ -55,7 +56,7 @@ def describe_model(model) -> dict:
     levels = p.get("levels") if isinstance(p.get("levels"), dict) else {}
     return {
         "clip": p.get("clip"), "clip_sha256": p.get("sha256"), "clip_frames": model.lengths[-1], "fps": enc.fps,
-        "travel_joint": sk.names[enc.travel], "heading": "rate" if enc.heading else "world",
+        "up": sk.up, "travel_joint": sk.names[enc.travel], "heading": "rate" if enc.heading else "world",
         "modelled_joints": names(enc.joints), "contacts": names(enc.contacts), "offsets": names(enc.offsets),
         "feature_channels": enc.width, "pyramid": list(model.lengths), "levels": len(model.levels),
         "trained_levels": model.trained_levels, "preset": cfg.preset, "batch": cfg.batch, "seed": cfg.seed,
@@ -82,6 +83,7 @@ def _show_model(r: dict) -> None:
     click.echo(f"recipe      {r['preset']}: batch {r['batch']}, seed {r['seed']}, iterations run "
                f"{' / '.join(ran)} (budget {' / '.join(map(str, r['iterations']))})"
                + (f"; {r['precision']} on {r['device']}" if r["precision"] else ""))
+    click.echo(f"up          {_up(r['up'])}")
     click.echo(f"travel      {_safe(r['travel_joint'])} carries the character; heading in "
                + ("the features as a turning rate" if r["heading"] == "rate" else "the world frame"))
     click.echo(f"modelled    {len(r['modelled_joints'])} joints: {listed(r['modelled_joints'])}")
@@ -92,6 +94,13 @@ def _show_model(r: dict) -> None:
                f"{r['feature_channels']} feature channels")
     click.echo(f"sampling    temperature {r['temperature']:g}; a foot is down where its label is above "
                f"{r['contact_threshold']:g}")
+
+
+def _up(axis: str) -> str:
+    if axis == "y":
+        return "+Y (the motion stands on it)"
+    return (f"{'-' if axis.startswith('-') else '+'}{axis[-1].upper()} in the file (the motion stands on it): held +Y up, "
+            "written back to BVH as the file had it")
 
 
 def _safe(name: str) -> str:
@@ -128,6 +137,7 @@ def register_commands(cli):
             click.echo(f"frames      {r['frames']} at {r['fps']:g} fps ({r['duration_s']:.2f} s)")
             click.echo(f"height      {r['height']:.4g} units; units look like {r['units_guess']} "
                        f"({r['metres_per_unit']:g} m per unit)")
+            click.echo(f"up          {_up(r['up'])}")
             click.echo(f"root chans  {' '.join(r['root_channels']) or '(none)'}")
             for layout, n in r["joint_channels"].items():
                 click.echo(f"joint chans {n} × {layout}")

@@ -242,7 +242,9 @@ def _describe(model, motion, clip, device="cpu"):
 
     lines = [
         f"clip       {clip}: {motion.frames} frames at {motion.fps:g} fps → {model.lengths[-1]} at {enc.fps:g}; "
-        f"body height {enc.height:.4g} units (looks like {unit})",
+        f"body height {enc.height:.4g} units (looks like {unit})"
+        + (f"; it stands on {sk.up.upper()} in the file: held +Y up, samples written back as the file had it"
+           if sk.up != "y" else ""),
         f"travel     {sk.names[enc.travel]} carries the character; its heading "
         + ("a turning rate, its velocity in the heading's frame" if enc.heading else "and velocity in the world frame"),
         f"modelled   {len(enc.joints)} joints: {listed(enc.joints)} ({left_out} left out: still, digits, above)",

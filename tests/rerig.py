@@ -69,3 +69,19 @@ def rerig(m: Motion, static_root: bool = True, lie_along_x: bool = True, six_cha
         translations = np.concatenate([np.zeros((m.frames, 1, 3)), translations], axis=1)
     skeleton = Skeleton(names, np.array(parents), offsets * scale, channels, {j: e * scale for j, e in ends.items()})
     return Motion(skeleton, rotations, translations * scale, m.fps, name=m.name + "-rerigged")
+
+
+def on_axis(m: Motion, up: str) -> Motion:
+    """``m`` as a file that stands on axis ``up`` holds it (a Z-up export: ``up="z"``): the root's offset, rotation
+    and translation turned from +Y onto that axis; the rest of the rig as it was."""
+    from motionkit.motion import UP_TURNS
+
+    q = rot.conjugate(np.asarray(UP_TURNS[up]))
+    offsets = m.skeleton.offsets.copy()
+    offsets[0] = rot.rotate(q, offsets[0])
+    rotations, translations = m.rotations.copy(), m.translations.copy()
+    rotations[:, 0] = rot.multiply(q[None], rotations[:, 0])
+    translations[:, 0] = rot.rotate(q[None], translations[:, 0])
+    sk = m.skeleton
+    skeleton = Skeleton(sk.names, sk.parents, offsets, sk.channels, sk.end_sites)
+    return Motion(skeleton, rotations, translations, m.fps, name=m.name + f"-{up}-up")
