@@ -511,6 +511,6 @@ def sniff_gltf(head: bytes) -> bool:
 @hookimpl(tryfirst=True)  # a built-in: plugins registering the same name replace it
 def register_formats(register):
     register(Format(name="glb", extensions=(".glb",), read=read, write=write_glb, sniff=sniff_glb, binary=True,
-                    multiple=True, description="glTF 2.0 binary: skinned skeletons + one animation (DCCs, engines)"))
+                    multiple=True, y_up=True, description="glTF 2.0 binary: skinned skeletons + one animation (DCCs, engines)"))
     register(Format(name="gltf", extensions=(".gltf",), read=read, write=write_gltf, sniff=sniff_gltf, binary=False,
-                    multiple=True, description="glTF 2.0 JSON with the buffer embedded"))
+                    multiple=True, y_up=True, description="glTF 2.0 JSON with the buffer embedded"))

@@ -100,4 +100,5 @@ def sniff(head: bytes) -> bool:
 @hookimpl(tryfirst=True)  # a built-in: plugins registering the same name replace it
 def register_formats(register):
     register(Format(name="npz", extensions=(".npz",), read=read, write=write, sniff=sniff, binary=True,
-                    multiple=True, description="motionkit native: lossless, one or many motions (the pipe format)"))
+                    multiple=True, y_up=True,  # motionkit holds every motion +Y up (a Z-up clip's skeleton.up says so)
+                    description="motionkit native: lossless, one or many motions (the pipe format)"))

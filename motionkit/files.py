@@ -103,7 +103,7 @@ def read_motions(path: str, fmt: str | None = None, data: bytes | None = None) -
     motions = chosen.read(data, source)
     if not motions:
         raise MotionkitError("the file holds no motion", source)
-    return [standing_up(m) for m in motions]
+    return motions if chosen.y_up else [standing_up(m) for m in motions]
 
 
 def standing_up(motion: Motion) -> Motion:
@@ -111,7 +111,7 @@ def standing_up(motion: Motion) -> Motion:
     export); its skeleton remembers the file's axis, and the BVH writer turns it back."""
     from . import anatomy
 
-    if motion.skeleton.up != "y":  # turned already (a motionkit NPZ of a Z-up clip)
+    if motion.skeleton.up != "y":  # turned already
         return motion
     up = anatomy.up_axis(motion)
     return motion if up == "y" else motion.turned_up(up)

@@ -30,6 +30,9 @@ class Format:
     - ``sniff(head: bytes) -> bool``: whether the first 64 bytes of a file look like this format.
     - ``extensions``: with the dot (``(".bvh",)``); ``binary``: bytes unfit for a terminal; ``multiple``: one file
       can hold several motions.
+    - ``y_up``: the format itself says +Y is up (glTF's rule; motionkit's NPZ): its motions are taken as they
+      stand. Otherwise (BVH has no rule) each motion's up axis is found from what it does when it is read
+      (``files.standing_up``).
     """
 
     name: str
@@ -40,6 +43,7 @@ class Format:
     binary: bool
     multiple: bool
     description: str = ""
+    y_up: bool = False
 
 
 @dataclass(frozen=True)

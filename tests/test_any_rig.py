@@ -209,6 +209,18 @@ def numbers(text: bytes) -> np.ndarray:
     return np.array([float(t) for t in text.split() if t.lstrip(b"-").replace(b".", b"").isdigit()])
 
 
+@pytest.mark.parametrize("ext", [".npz", ".glb"])
+def test_formats_that_say_y_is_up_are_taken_as_they_stand(tmp_path, ext):
+    """NPZ (motionkit's own: every motion held +Y up) and glTF (+Y up by its rule) are not second-guessed: a motion
+    standing on Z in such a file is read standing on Z (and reading a crowd's NPZ costs no axis search)."""
+    m = on_axis(read_motions(str(clip("Xia_normal")))[0], "z")
+    write_motions([m], str(tmp_path / f"z{ext}"))
+    r = read_motions(str(tmp_path / f"z{ext}"))[0]
+    assert r.skeleton.up == "y"
+    h = anatomy.body_height(read_motions(str(clip("Xia_normal")))[0])
+    assert np.abs(r.world_positions() - m.world_positions()).max() < 1e-3 * h
+
+
 def test_a_z_up_file_is_written_back_z_up(tmp_path):
     """convert, and a model's samples, write BVH in the axes the clip's file had; NPZ keeps the axis too."""
     from motionkit import edit, modelfile
