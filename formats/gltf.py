@@ -1,10 +1,11 @@
 """glTF 2.0 (.glb and .gltf): each motion a skinned joint hierarchy under a placement node, all in one animation.
 
 Joint nodes carry the rest offsets (metres) and identity rest rotations; a skin with inverse bind matrices makes
-DCCs build an armature. The animation has one shared time accessor (with min/max), a rotation channel per joint
-(unit x,y,z,w quaternions, sign-continuous) and translation channels for the root and joints with animated
-positions. motionkit's own details (source units, channel layout, end sites) ride in the placement node's
-``extras`` so reading our own file back restores the motion exactly; other skinned glTF files read too.
+DCCs build an armature. The animation has one shared time accessor (with min/max), a rotation channel (unit
+x,y,z,w quaternions, sign-continuous) per joint that turns — a joint that never turns holds its one rotation on its
+node instead — and translation channels for the root and joints with animated positions. Each character's keys
+share one buffer view. motionkit's own details (source units, channel layout, end sites) ride in the placement
+node's ``extras`` so reading our own file back restores the motion exactly; other skinned glTF files read too.
 """
 from __future__ import annotations
 
@@ -33,19 +34,31 @@ class _Builder:
         self.size = 0
 
     def add(self, array: np.ndarray, kind: str, minmax: bool = False) -> int:
-        array = np.ascontiguousarray(array, dtype=np.float32)
-        data = array.tobytes()  # float32: every view stays 4-byte aligned
+        return self.add_many(np.asarray(array)[None], kind, minmax)[0]
+
+    def add_many(self, arrays: np.ndarray, kind: str, minmax: bool = False) -> list[int]:
+        """One accessor per ``arrays[k]`` (K, count, ...), all in one buffer view: a character's joints' keys are
+        packed in one copy rather than one per joint."""
+        arrays = np.ascontiguousarray(arrays, dtype=np.float32)
+        data = arrays.tobytes()  # float32: every view and accessor stays 4-byte aligned
         self.doc["bufferViews"].append({"buffer": 0, "byteOffset": self.size, "byteLength": len(data)})
         self.parts.append(data)
         self.size += len(data)
-        count = array.shape[0]
-        acc = {"bufferView": len(self.doc["bufferViews"]) - 1, "componentType": _FLOAT, "count": count, "type": kind}
-        if minmax:
-            flat = array.reshape(count, -1)
-            acc["min"] = flat.min(axis=0).astype(float).tolist()
-            acc["max"] = flat.max(axis=0).astype(float).tolist()
-        self.doc["accessors"].append(acc)
-        return len(self.doc["accessors"]) - 1
+        view = len(self.doc["bufferViews"]) - 1
+        count = arrays.shape[1]
+        step = arrays[0].nbytes
+        out = []
+        for k, array in enumerate(arrays):
+            acc = {"bufferView": view, "componentType": _FLOAT, "count": count, "type": kind}
+            if k:
+                acc["byteOffset"] = k * step
+            if minmax:
+                flat = array.reshape(count, -1)
+                acc["min"] = flat.min(axis=0).astype(float).tolist()
+                acc["max"] = flat.max(axis=0).astype(float).tolist()
+            self.doc["accessors"].append(acc)
+            out.append(len(self.doc["accessors"]) - 1)
+        return out
 
     def blob(self) -> bytes:
         return b"".join(self.parts)
@@ -105,15 +118,25 @@ def build(motions: list[Motion], options: dict | None = None) -> tuple[dict, byt
         skin_acc = b.add(ibm.transpose(0, 2, 1).reshape(len(sk), 16), "MAT4")
         doc["skins"].append({"name": (m.name or f"character_{ci}") + "_skin", "joints": list(range(base, base + len(sk))),
                              "skeleton": base, "inverseBindMatrices": skin_acc})
-        quats = rot.make_continuous(rot.normalize(m.rotations), axis=0)[..., [1, 2, 3, 0]]  # wxyz → xyzw
-        moving = np.abs(m.translations - sk.offsets).max(axis=(0, 2)) > 1e-9  # one test for all joints
-        for j in range(len(sk)):
-            samplers.append({"input": t_acc, "output": b.add(quats[:, j], "VEC4"), "interpolation": "LINEAR"})
+        # A joint whose rotation never changes (a sample's unmodelled fingers) holds it on its node, not in a
+        # channel: the file gets smaller and quicker to write and play, and reads back the same.
+        t, nj = m.rotations.shape[:2]  # (reductions over one axis at a time: numpy's over (0, 2) are 8x slower)
+        still = (m.rotations == m.rotations[:1]).reshape(t, -1).all(axis=0).reshape(nj, 4).all(axis=1)
+        animated = np.flatnonzero(~still)
+        for j in np.flatnonzero(still):
+            q = rot.normalize(m.rotations[0, j])
+            nodes[base + j]["rotation"] = [float(q[1]), float(q[2]), float(q[3]), float(q[0])]  # wxyz → xyzw
+        quats = rot.make_continuous(rot.normalize(m.rotations[:, animated]), axis=0)[..., [1, 2, 3, 0]]
+        quats = quats.transpose(1, 0, 2)  # (J, T, 4): each joint's keys together
+        moving = np.abs(m.translations - sk.offsets).reshape(t, -1).max(axis=0).reshape(nj, 3).max(axis=1) > 1e-9
+        for j, acc in zip(animated, b.add_many(quats, "VEC4") if len(animated) else []):
+            samplers.append({"input": t_acc, "output": acc, "interpolation": "LINEAR"})
             channels.append({"sampler": len(samplers) - 1, "target": {"node": base + j, "path": "rotation"}})
-            if j == 0 or moving[j] or sk.has_position(j):
-                samplers.append({"input": t_acc, "output": b.add(m.translations[:, j] * scale, "VEC3"),
-                                 "interpolation": "LINEAR"})
-                channels.append({"sampler": len(samplers) - 1, "target": {"node": base + j, "path": "translation"}})
+        placed = [j for j in range(len(sk)) if j == 0 or moving[j] or sk.has_position(j)]
+        trans = np.ascontiguousarray(m.translations[:, placed].transpose(1, 0, 2) * scale)
+        for j, acc in zip(placed, b.add_many(trans, "VEC3")):
+            samplers.append({"input": t_acc, "output": acc, "interpolation": "LINEAR"})
+            channels.append({"sampler": len(samplers) - 1, "target": {"node": base + j, "path": "translation"}})
     doc["animations"].append({"name": "motionkit", "samplers": samplers, "channels": channels})
     for key in ("skins", "animations", "accessors", "bufferViews"):  # glTF forbids empty arrays
         if not doc[key]:

@@ -36,6 +36,24 @@ def test_structure_of_a_written_glb():
     assert 0.8 < hips.translation[1] < 1.2
 
 
+def test_a_joint_that_never_turns_holds_its_rotation_on_its_node():
+    m = load("Xia_normal")  # five joints whose rotation never changes in the clip
+    doc = json.loads(gltf.write_gltf([m], {}))
+    joints = doc["skins"][0]["joints"]
+    turning = {doc["animations"][0]["channels"][k]["target"]["node"]
+               for k in range(len(doc["animations"][0]["channels"]))
+               if doc["animations"][0]["channels"][k]["target"]["path"] == "rotation"}
+    q = m.rotations.astype(np.float32)
+    still = np.all(q == q[:1], axis=(0, 2))
+    assert 0 < still.sum() < len(still)
+    assert turning == {n for n, s in zip(joints, still) if not s}
+    for n, s, r in zip(joints, still, m.rotations[0]):
+        if s:
+            assert np.allclose(doc["nodes"][n]["rotation"], np.r_[r[1:], r[:1]], atol=1e-6)
+    back = gltf.read(json.dumps(doc).encode(), "x")[0]
+    assert np.abs(back.rotations[:, still] - m.rotations[:, still]).max() < 1e-6
+
+
 def test_quaternions_are_unit_and_sign_continuous():
     m = load("Joe_Salsa-Dancing-6")
     back = gltf.read(gltf.write_glb([m], {}), "x")[0]
