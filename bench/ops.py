@@ -35,8 +35,8 @@ def median_ms(fn, repeats):
 def main():
     from motionkit import edit, modelfile, placement
     from motionkit.model import Config, Model
-    from motionkit.train import fit
-    from motionkit.footfix import fix_feet
+    from motionkit.train import fit, precision
+    from motionkit.footfix import fix_feet, fix_feet_world
     from motionkit.formats import gltf
     from motionkit.files import read_motions
     from motionkit.motion import world_transforms_many
@@ -70,24 +70,30 @@ def main():
     row("sample: features → full-skeleton motion, 600 frames", median_ms(lambda: edit.to_motions(model, x, 30.0, 600), r))
     row("foot clean-up (IK), one 600-frame sample", median_ms(lambda: fix_feet(m), r), "≤ 500 ms")
 
-    def crowd(foot):
-        ms = edit.sample(model, 50, 600, 30.0, g, foot_fix=foot)
-        ms = placement.place_crowd(ms, "grid")
+    def crowd(foot, precision="auto"):  # what `motionkit crowd -n 50` does, up to the file's bytes
+        ms, ws = edit.sample_with_world(model, 50, 600, 30.0, g, foot_fix=foot, precision=precision)
+        ms = placement.place_crowd(ms, "grid", worlds=ws)
         return gltf.write_glb(ms, {"placements": [np.zeros(3)] * 50})
 
-    row("crowd: 50 × 600 frames → .glb bytes, foot clean-up on", median_ms(lambda: crowd(True), max(3, r // 3)),
+    auto = str(precision("auto")).replace("torch.", "")
+    row(f"crowd: 50 × 600 frames → .glb bytes, foot clean-up on ({auto})", median_ms(lambda: crowd(True), max(3, r // 3)),
         "≤ 1000 ms")
-    row("crowd: the same with --no-foot-fix", median_ms(lambda: crowd(False), max(3, r // 3)))
-    # where a crowd's time goes: the forward pass, decoding, the foot clean-up (one FK for all), placement, .glb
-    steps = {"forward pass": lambda: edit.synthesize(model, 50, edit.model_frames(model, 600, 30.0), g)}
+    row(f"crowd: the same with --no-foot-fix ({auto})", median_ms(lambda: crowd(False), max(3, r // 3)))
+    if auto != "float32":
+        row("crowd: foot clean-up on, --precision float32", median_ms(lambda: crowd(True, "float32"), max(3, r // 3)))
+    # where a crowd's time goes: the forward pass, decoding, one FK, the foot clean-up, placement, .glb
+    frames = edit.model_frames(model, 600, 30.0)
+    steps = {f"forward pass ({auto})": lambda: edit.synthesize(model, 50, frames, g, precision=auto),
+             "forward pass (float32)": lambda: edit.synthesize(model, 50, frames, g)}
     parts = {}
     steps["decode 50 samples"] = lambda: parts.__setitem__("ms", edit.to_motions(model, parts["x"], 30.0, 600))
-    steps["foot clean-up, 50 samples"] = lambda: [fix_feet(m, world=w) for m, w in
-                                                  zip(parts["ms"], world_transforms_many(parts["ms"]))]
-    steps["placement"] = lambda: placement.place_crowd(parts["ms"], "grid")
-    steps[".glb bytes"] = lambda: gltf.write_glb(parts["ms"], {"placements": [np.zeros(3)] * 50})
-    parts["x"] = steps["forward pass"]()
-    steps["decode 50 samples"]()
+    steps["forward kinematics, 50 samples"] = lambda: parts.__setitem__("w", world_transforms_many(parts["ms"]))
+    steps["forward kinematics and foot clean-up, 50 samples"] = lambda: parts.__setitem__("fixed", [
+        fix_feet_world(m, world=w, in_place=True) for m, w in zip(parts["ms"], world_transforms_many(parts["ms"]))])
+    steps["placement"] = lambda: placement.place_crowd([m for m, _ in parts["fixed"]], "grid",
+                                                       worlds=[w for _, w in parts["fixed"]])
+    steps[".glb bytes"] = lambda: gltf.write_glb([m for m, _ in parts["fixed"]], {"placements": [np.zeros(3)] * 50})
+    parts["x"] = steps["forward pass (float32)"]()
     for name, fn in steps.items():
         row(f"crowd, step by step: {name}", median_ms(fn, max(3, r // 3)))
     src = salsa.slice(0, 600)

@@ -24,9 +24,10 @@ import torch
 from . import features as feat
 from . import rotations as rot
 from .errors import MotionkitError
-from .footfix import fix_feet
+from .footfix import fix_feet, fix_feet_world
 from .model import Injection, Model, resize
 from .motion import Motion, world_transforms_many
+from .train import precision as compute_dtype
 
 FEATHER = 4  # frames (at 30 fps) over which a kept region fades into a generated one
 
@@ -75,31 +76,70 @@ def channel_mask(model: Model, joints: set[int]) -> np.ndarray:
 
 
 def synthesize(model: Model, n: int, frames: int, rng: torch.Generator | None = None,
-               given: torch.Tensor | None = None, mask: np.ndarray | None = None, stage: int | None = None):
+               given: torch.Tensor | None = None, mask: np.ndarray | None = None, stage: int | None = None,
+               precision: str = "float32"):
     """(n, C, frames) normalised features from the trained stages; ``given`` (1, C, frames) imposed where ``mask``
-    (frames, C) is 1, at the input of ``stage`` (default: level 2's first stage, as in the paper)."""
+    (frames, C) is 1, at the input of ``stage`` (default: level 2's first stage, as in the paper).
+
+    ``precision`` "bfloat16" (or "auto": where the device computes it natively) runs the convolutions in bfloat16
+    (``torch.autocast``; each stage's residual sum stays float32): a 50-character crowd's forward pass 2.3x
+    faster on an AMX CPU, joints 0.07 % of the body's height from float32's on average (``bench/ops.py``)."""
     inject = None
     if given is not None:
         m = torch.tensor(np.asarray(mask, dtype=np.float32).T[None])
         inject = Injection(model.level_start(1) if stage is None else stage, given, m)
-    return model.generate(n, frames, rng, upto=max(1, model.trained_stages), inject=inject)
+    device = next(model.generators[0].parameters()).device
+    dtype = compute_dtype(precision, str(device))
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
+        x = model.generate(n, frames, rng, upto=max(1, model.trained_stages), inject=inject)
+    return x.float()
 
 
 def sample(model: Model, n: int, frames: int, fps: float | None = None, rng: torch.Generator | None = None,
-           foot_fix: bool = True, name: str = "sample", metadata: dict | None = None) -> list[Motion]:
+           foot_fix: bool = True, name: str = "sample", metadata: dict | None = None,
+           precision: str = "float32") -> list[Motion]:
     """``n`` new motions of ``frames`` frames at ``fps`` (default: the training clip's rate), in one forward pass:
     GANimator's sampling (noise at the first stage only), decoded onto the full skeleton, feet locked where the
-    model predicts contact (``foot_fix``). Each motion's metadata is ``metadata`` plus its ``index``."""
+    model predicts contact (``foot_fix``). Each motion's metadata is ``metadata`` plus its ``index``; ``precision``
+    as in ``synthesize``."""
+    return sample_with_world(model, n, frames, fps, rng, foot_fix, name, metadata, precision, want_world=False)[0]
+
+
+def sample_with_world(model: Model, n: int, frames: int, fps: float | None = None,
+                      rng: torch.Generator | None = None, foot_fix: bool = True, name: str = "sample",
+                      metadata: dict | None = None, precision: str = "float32", want_world: bool = True):
+    """``sample`` and each motion's ``world_transforms()`` (one forward kinematics for all, which the foot
+    clean-up needs anyway and keeps up to date): what a crowd's placement measures footprints on."""
     fps = model.source_fps if fps is None else fps
-    x = synthesize(model, n, model_frames(model, frames, fps), rng)
-    motions = to_motions(model, x, fps, frames)
-    if foot_fix:
-        motions = [fix_feet(m, world=w) for m, w in zip(motions, world_transforms_many(motions))]
+    device = next(model.generators[0].parameters()).device
+    precision = str(compute_dtype(precision, str(device))).replace("torch.", "")  # "auto" resolved here
+    x = synthesize(model, n, model_frames(model, frames, fps), rng, precision=precision)
+
+    def finish(x):  # decoding, forward kinematics and foot locking of some of the samples
+        motions = to_motions(model, x, fps, frames)
+        worlds = world_transforms_many(motions) if foot_fix or want_world else [None] * len(motions)
+        if foot_fix:
+            fixed = [fix_feet_world(m, world=w, want_world=want_world, in_place=True) for m, w in zip(motions, worlds)]
+            motions, worlds = [m for m, _ in fixed], [w for _, w in fixed]
+        return motions, worlds
+
+    # numpy lets go of the GIL inside its array loops: a crowd's samples finish in as many threads as torch
+    # uses (the work is per sample and deterministic, so the result does not depend on the split)
+    parts = min(n, torch.get_num_threads()) if n >= 8 else 1
+    if parts > 1:
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(parts) as pool:
+            done = list(pool.map(finish, torch.tensor_split(x, parts)))
+        motions, worlds = [m for ms, _ in done for m in ms], [w for _, ws in done for w in ws]
+    else:
+        motions, worlds = finish(x)
     out = []
     for i, m in enumerate(motions):
         meta = {**(metadata or {}), "index": i, "contacts": m.metadata["contacts"]}
+        if precision != "float32":
+            meta["precision"] = precision
         out.append(m.replace(name=f"{name}_{i:03d}", metadata=meta))
-    return out
+    return out, (worlds if want_world else None)
 
 
 def unmodelled(model: Model) -> list[int]:

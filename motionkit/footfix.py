@@ -105,13 +105,29 @@ def fix_feet(motion: Motion, contacts: dict[str, list[int]] | None = None, fade:
 
     ``contacts`` maps contact joint names to per-frame 0/1 labels (default: ``motion.metadata["contacts"]``);
     ``world``: the motion's ``world_transforms()`` when the caller has them already (a batch computes them once)."""
+    return fix_feet_world(motion, contacts, fade, world, want_world=False)[0]
+
+
+def fix_feet_world(motion: Motion, contacts: dict[str, list[int]] | None = None, fade: int | None = None,
+                   world: tuple[np.ndarray, np.ndarray] | None = None, want_world: bool = True,
+                   in_place: bool = False):
+    """``fix_feet`` and the fixed motion's world transforms (``world_transforms()``, or None unless
+    ``want_world``), updated only where the locks changed them: each limb's chain from its top joint down is
+    composed again, and everything below its end joint, whose world rotation the lock keeps, moves with it.
+    ``in_place``: the given ``world`` arrays are the caller's to give up, and are updated rather than copied.
+
+    A limb ends where the skeleton branches (``limb``), so limbs, and the joints below their tops, never share a
+    joint: each lock reads only world transforms that no other lock changes."""
     contacts = motion.metadata.get("contacts", {}) if contacts is None else contacts
+    if world is None and (want_world or (contacts and motion.frames >= 2)):
+        world = motion.world_transforms()
     if not contacts or motion.frames < 2:
-        return motion
+        return motion, world if want_world else None
     sk = motion.skeleton
     fade = int(round(FADE * motion.fps / 30.0)) if fade is None else fade
     rotations = motion.rotations.copy()
-    wr, wp = motion.world_transforms() if world is None else world  # limbs are disjoint: one FK serves all
+    wr, wp = world  # limbs are disjoint: one FK serves all
+    new_wr, new_wp = ((wr, wp) if in_place else (wr.copy(), wp.copy())) if want_world else (None, None)
     for name, labels in contacts.items():
         j = sk.index(name)
         chain = limb(motion, j)
@@ -133,7 +149,19 @@ def fix_feet(motion: Motion, contacts: dict[str, list[int]] | None = None, fade:
         while path[-1] != top:
             path.append(int(sk.parents[path[-1]]))
         parent_world = wr[frames, int(sk.parents[top])]
+        parent_pos = wp[frames, int(sk.parents[top])]
         for k in reversed(path[1:]):  # top … parent of end, with the new local rotations
+            if want_world:
+                parent_pos = parent_pos + rot.rotate(parent_world, motion.translations[frames, k])
             parent_world = rot.multiply(parent_world, rotations[frames, k])
+            if want_world:
+                new_wr[frames, k], new_wp[frames, k] = parent_world, parent_pos
         rotations[frames, end] = rot.multiply(rot.conjugate(parent_world), wr[frames, end])
-    return motion.replace(rotations=rotations)
+        if want_world:
+            shift = parent_pos + rot.rotate(parent_world, motion.translations[frames, end]) - wp[frames, end]
+            below = {end}
+            for d in range(end + 1, len(sk)):  # parents come before their children
+                if int(sk.parents[d]) in below:
+                    below.add(d)
+            new_wp[np.ix_(frames, sorted(below))] += shift[:, None]
+    return motion.replace(rotations=rotations), (new_wr, new_wp) if want_world else None

@@ -235,8 +235,9 @@ def fit(model: Model, clip: torch.Tensor, device: str = "cpu", progress=None, ch
 def precision(name: str, device: str = "cpu") -> torch.dtype:
     """The dtype the networks compute in while training: ``name`` ("float32", "bfloat16"), or for "auto" bfloat16
     where the device has it natively (a CPU with AVX-512 BF16 or AMX, a GPU that supports it) and float32 elsewhere
-    (emulated bfloat16 is slower than float32). Weights, optimiser state, the losses, the contact loss's forward
-    kinematics and sampling stay float32; only the convolutions run in bfloat16 (``torch.autocast``)."""
+    (emulated bfloat16 is slower than float32). Weights, optimiser state, the losses and the contact loss's forward
+    kinematics stay float32; only the convolutions run in bfloat16 (``torch.autocast``). Sampling is float32
+    unless asked (``edit.synthesize``'s ``precision``: a crowd's default is "auto")."""
     if name in ("float32", "bfloat16"):
         return getattr(torch, name)
     if torch.device(device).type == "cuda":

@@ -24,7 +24,14 @@ def test_foot_fix_stops_sliding_and_keeps_the_rest(clip):
         r[:, top] = rot.multiply(r[:, top], rot.from_euler(np.cumsum(rng.normal(0, 0.15, (m.frames, 3)), 0), "XYZ"))
     bad = m.replace(rotations=r)
     names = m.skeleton.names
-    fixed = footfix.fix_feet(bad, {names[j]: labels[:, k].tolist() for k, j in enumerate(contacts)})
+    given = {names[j]: labels[:, k].tolist() for k, j in enumerate(contacts)}
+    fixed = footfix.fix_feet(bad, given)
+    # the world transforms the fix hands back (updated only along the limbs) are the fixed motion's own
+    same, (wr, wp) = footfix.fix_feet_world(bad, given)
+    assert np.array_equal(same.rotations, fixed.rotations)
+    fk_r, fk_p = fixed.world_transforms()
+    assert np.abs(wp - fk_p).max() < 1e-9 * anatomy.body_height(m)
+    assert np.abs(np.abs(np.sum(wr * fk_r, axis=-1)) - 1).max() < 1e-9
 
     on = labels[1:].astype(bool) & labels[:-1].astype(bool)
     assert on.sum() > 20

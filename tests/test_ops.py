@@ -151,6 +151,32 @@ def test_crowd_one_scene_no_overlaps(salsa_model, tmp_path):
     assert len(back) == 4 and placement.overlapping(back) == []
 
 
+def test_crowd_sampling_in_threads_and_bfloat16(salsa_model):
+    """A crowd's samples are finished (decoded, feet locked) in torch's threads: the result is the serial one; the
+    world transforms handed to the placement are the finished motions' own; --precision bfloat16 stays within a
+    fraction of a percent of float32."""
+    import torch
+    from motionkit import edit
+    from motionkit.footfix import fix_feet
+    model = modelfile.loads(salsa_model.read_bytes())
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        got, worlds = edit.sample_with_world(model, 8, 90, None, torch.Generator().manual_seed(4))
+        x = edit.synthesize(model, 8, edit.model_frames(model, 90, model.source_fps), torch.Generator().manual_seed(4))
+        bf, _ = edit.sample_with_world(model, 8, 90, None, torch.Generator().manual_seed(4), precision="bfloat16")
+    finally:
+        torch.set_num_threads(threads)
+    serial = [fix_feet(m) for m in edit.to_motions(model, x, model.source_fps, 90)]
+    h = serial[0].skeleton.height()
+    for m, s, (wr, wp) in zip(got, serial, worlds):
+        assert np.array_equal(m.rotations, s.rotations) and np.array_equal(m.translations, s.translations)
+        assert np.abs(wp - m.world_positions()).max() < 1e-9 * h
+    gap = np.mean([np.linalg.norm(world(a) - world(b), axis=-1).mean() for a, b in zip(bf, got)])
+    assert 0 < gap < 0.01 * h, gap / h
+    assert bf[0].metadata["precision"] == "bfloat16" and "precision" not in got[0].metadata
+
+
 def test_restyle_needs_the_same_skeleton(salsa_model):
     proc = run_cli("restyle", clip("Xia_normal"), "-m", salsa_model, "-o", "-", check=False)
     err = proc.stderr.decode()
