@@ -19,7 +19,7 @@ import numpy as np
 from motionkit import Format, anatomy, hookimpl, limits
 from motionkit import rotations as rot
 from motionkit.errors import MotionkitError
-from motionkit.motion import Motion, Skeleton
+from motionkit.motion import UP_TURNS, Motion, Skeleton
 
 _FLOAT = 5126  # componentType FLOAT
 
@@ -101,6 +101,8 @@ def build(motions: list[Motion], options: dict | None = None) -> tuple[dict, byt
         extras = {"motionkit": {"unit_scale": scale, "name": m.name, "fps": m.fps, "metadata": m.metadata,
                                 "channels": [list(c) for c in sk.channels],
                                 "end_sites": {str(k): v.tolist() for k, v in sk.end_sites.items()}}}
+        if sk.up != "y":  # the axis the clip's own file stood on (the scene itself is +Y up, as glTF has it)
+            extras["motionkit"]["up"] = sk.up
         nodes.append({"name": m.name or f"character_{ci}", "translation": [float(x) for x in place], "children": [base],
                       "extras": extras})
         doc["scenes"][0]["nodes"].append(base - 1)
@@ -486,6 +488,9 @@ def _read_skin(d: _Doc, k: int, parent: dict[int, int], tracks) -> Motion:
         name, metadata = ours.get("name", ""), ours.get("metadata", {})
         if not isinstance(name, str) or not isinstance(metadata, dict):
             d.fail("the extras' name or metadata have the wrong type")
+        up = ours.get("up", "y")
+        if not isinstance(up, str) or up not in UP_TURNS:
+            d.fail("the extras' up axis is not one of " + ", ".join(UP_TURNS))
     else:
         # A foreign file: bake the transforms above the root (an armature's placement, Z-up fixes) into the root.
         scale = 1.0
@@ -508,7 +513,7 @@ def _read_skin(d: _Doc, k: int, parent: dict[int, int], tracks) -> Motion:
         channels = [(("Xposition", "Yposition", "Zposition") if (i == 0 or moving[i]) else ())
                     + ("Zrotation", "Yrotation", "Xrotation") for i in range(len(order))]
         end_sites, name = {}, skin.get("name") if isinstance(skin.get("name"), str) else ""
-        metadata = {}
+        metadata, up = {}, "y"
     offsets_src = offsets / scale
     if np.abs(translations).max() / scale > 1e15 or np.abs(offsets_src).max() > 1e15:
         d.fail("the skeleton or animation holds lengths beyond 1e15 units")
@@ -516,7 +521,7 @@ def _read_skin(d: _Doc, k: int, parent: dict[int, int], tracks) -> Motion:
     for i, c in enumerate(channels):
         if not any(x.endswith("position") for x in c):
             translations[:, i] = offsets[i]
-    skeleton = Skeleton(names, parents, offsets_src, channels, end_sites)
+    skeleton = Skeleton(names, parents, offsets_src, channels, end_sites, up)
     return Motion(skeleton, rot.normalize(rotations), translations / scale, fps, name=name, metadata=metadata)
 
 

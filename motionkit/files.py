@@ -82,9 +82,15 @@ def shown(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
 
 
-def read_motions(path: str, fmt: str | None = None, data: bytes | None = None) -> list[Motion]:
+def read_motions(path: str, fmt: str | None = None, data: bytes | None = None, up: str | None = None,
+                 likely_up: str | None = None) -> list[Motion]:
     """Every motion in a file (``data``: its bytes, already read); the format comes from ``fmt``, else the first
-    bytes, else the extension."""
+    bytes, else the extension.
+
+    Which way is up: ``up`` (a key of ``motion.UP_TURNS``, the user's word) turns every motion the file holds
+    unturned from that axis, whatever its format; otherwise a format with a rule (glTF: +Y; motionkit's NPZ keeps
+    its own axis) is taken as it stands, and any other takes ``likely_up`` (the axis a model's clip stood on, for
+    a file of the same rig) or else the axis its motion stands on (``standing_up``)."""
     data = read_bytes(path) if data is None else data
     source = "<stdin>" if path == "-" else shown(path)
     if not data.strip():
@@ -103,7 +109,13 @@ def read_motions(path: str, fmt: str | None = None, data: bytes | None = None) -
     motions = chosen.read(data, source)
     if not motions:
         raise MotionkitError("the file holds no motion", source)
-    return motions if chosen.y_up else [standing_up(m) for m in motions]
+    if up not in (None, "auto"):
+        return [m.turned_up(up) if m.skeleton.up == "y" and up != "y" else m for m in motions]
+    if chosen.y_up:
+        return motions
+    if likely_up not in (None, "auto"):
+        return [m.turned_up(likely_up) if m.skeleton.up == "y" and likely_up != "y" else m for m in motions]
+    return [standing_up(m) for m in motions]
 
 
 def standing_up(motion: Motion) -> Motion:

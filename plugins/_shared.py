@@ -60,6 +60,16 @@ def seed_option(f):
     return click.option("--seed", type=int, default=None, help="Same seed, same model ⇒ same result.")(f)
 
 
+UP_AXES = ("auto", "y", "-y", "z", "-z", "x", "-x")
+
+
+def up_option(f):
+    return click.option("--up", type=click.Choice(UP_AXES), default="auto", show_default=True,
+                        help="The axis the input file stands on; auto finds it from the motion. A file that stands "
+                             "on another axis (a Z-up export) is turned to stand on +Y, and BVH written from it "
+                             "goes back to its axes.")(f)
+
+
 def foot_fix_option(f):
     return click.option("--foot-fix/--no-foot-fix", default=True, show_default=True,
                         help="Hold feet still where the model predicts ground contact (IK foot locking).")(f)
@@ -234,10 +244,11 @@ def load_models(options: tuple[str, ...]) -> list[tuple[str, object, str]]:
 
 
 def read_source(path: str, model):
-    """The one motion in ``path``, checked against the model's skeleton (a clear error naming the mismatch)."""
+    """The one motion in ``path``, checked against the model's skeleton (a clear error naming the mismatch); a
+    format without an up rule is read on the axis the model's clip stood on."""
     from motionkit.files import read_motions
 
-    motion = read_motions(path)[0]
+    motion = read_motions(path, likely_up=model.enc.skeleton.up)[0]  # the rig's files stand as its clip's did
     a, b = motion.skeleton.names, model.enc.skeleton.names
     if a != b:
         extra = [n for n in a if n not in b][:3]

@@ -5,7 +5,7 @@ import click
 
 from motionkit import hookimpl
 
-from ._shared import FPS, SCALE, emit, output_option, parse_range, to_option
+from ._shared import FPS, SCALE, emit, output_option, parse_range, to_option, up_option
 
 METRIC = ("glb", "gltf", "fbx", "usda", "usdc")  # formats written in metres: --scale is metres per source unit
 
@@ -23,7 +23,8 @@ def register_commands(cli):
                   help="Metres per source unit when writing glTF, FBX or USD (default: guessed from the body's height); "
                        "for other formats, multiply all lengths by this.")
     @click.option("--frames", "frames", default=None, help="Keep only frames START:STOP (source frame numbers).")
-    def convert(input, output_arg, output, to, fps, scale, frames):
+    @up_option
+    def convert(input, output_arg, output, to, fps, scale, frames, up):
         """Convert INPUT (a file or -) to OUTPUT (-o, or a second argument; - is stdout).
 
         The input format is sniffed from its first bytes; the output's comes from its extension or --to."""
@@ -35,7 +36,7 @@ def register_commands(cli):
         output = output_arg or output or "-"
 
         fmt = output_format(output, to)  # fail on a bad output before reading anything
-        motions = read_motions(input)
+        motions = read_motions(input, up=up)
         out = []
         for m in motions:
             if frames:

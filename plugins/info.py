@@ -9,6 +9,8 @@ import click
 
 from motionkit import hookimpl
 
+from ._shared import up_option
+
 
 def describe(motion) -> dict:
     import numpy as np
@@ -113,7 +115,8 @@ def register_commands(cli):
     @cli.command()
     @click.argument("file", type=str)
     @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-    def info(file, as_json):
+    @up_option
+    def info(file, as_json, up):
         """Describe the motions in FILE (or - for stdin), or the model in a model file."""
         from motionkit.files import read_bytes, read_motions, shown
         from motionkit.modelfile import is_model
@@ -125,7 +128,7 @@ def register_commands(cli):
             r = describe_model(loads(data, "<stdin>" if file == "-" else shown(file)))
             click.echo(json.dumps(r, indent=2)) if as_json else _show_model(r)
             return
-        rows = [describe(m) for m in read_motions(file, data=data)]
+        rows = [describe(m) for m in read_motions(file, data=data, up=up)]
         if as_json:
             click.echo(json.dumps(rows if len(rows) > 1 else rows[0], indent=2))
             return

@@ -11,7 +11,7 @@ import click
 
 from motionkit import __version__, hookimpl
 
-from ._shared import FPS, library_options, parse_range, pick_device, record_default
+from ._shared import FPS, library_options, parse_range, pick_device, record_default, up_option
 
 
 def _ints(text):
@@ -25,7 +25,7 @@ def _floats(text):
 TRAINING_OPTIONS = ("preset", "iterations", "batch", "d_steps", "lambda_adv", "lambda_rec", "lambda_contact",
                     "transfer_layers",
                     "window", "gp_every", "noise", "seed", "fps", "frames", "joints", "contacts", "device", "plots",
-                    "init", "stretch", "precision", "heading")
+                    "init", "stretch", "precision", "heading", "up")
 
 
 @hookimpl(tryfirst=True)  # a built-in: plugins registering the same name replace it
@@ -66,7 +66,9 @@ def register_commands(cli):
                        "turning rate with its velocity in the heading's frame (smoother turns, less coverage).")
     @click.option("--precision", type=click.Choice(["auto", "float32", "bfloat16"]), default=None,
                   help="The networks' arithmetic in training (default float32; auto: bfloat16 where the CPU or GPU "
-                       "computes it natively — faster, and on Salsa less coverage). Sampling is always float32.")
+                       "computes it natively — faster, and on Salsa less coverage). Sampling stays float32 "
+                       "(crowd has its own --precision).")
+    @up_option
     @click.option("--resume", is_flag=True, help="Continue the model file's unfinished levels.")
     @click.option("--plots/--no-plots", default=True, show_default=True,
                   help="Write MODEL-losses.png and MODEL-preview.gif (three samples) next to the model.")
@@ -110,8 +112,10 @@ def train_clip(clip, output, options: dict, resume: bool = False, quiet: bool = 
     refuse_overwriting_input(output, (clip,))
     dev = pick_device(o["device"] or "auto")
     torch.set_num_threads(threads or max(1, len(os.sched_getaffinity(0))))
-    motions = read_motions(clip)
-    motion = motions[0]  # on --resume, the clip the model was trained on
+    model = loads(read_bytes(output), output) if resume else None
+    # on --resume, the clip the model was trained on, standing as it stood then
+    motions = read_motions(clip, up=model.enc.skeleton.up if resume else o["up"])
+    motion = motions[0]
     if len(motions) > 1 and not quiet:  # an FBX's takes, an NPZ batch: say which one trains
         click.echo(f"{clip} holds {len(motions)} motions ({', '.join(m.name or '?' for m in motions[:4])}"
                    f"{', …' if len(motions) > 4 else ''}): training on the first; `motionkit convert {clip} -o "
@@ -119,7 +123,8 @@ def train_clip(clip, output, options: dict, resume: bool = False, quiet: bool = 
     if o["frames"]:
         motion = motion.slice(*parse_range(o["frames"], motion.frames))
     if resume:
-        model = loads(read_bytes(output), output)
+        # the arithmetic the first run resolved ("auto" is not asked again on another machine)
+        model.config.precision = model.provenance.get("precision") or model.config.precision
     else:
         its = _ints(o["iterations"])
         if its is not None and len(its) == 1:

@@ -1,6 +1,8 @@
 """Any rig: the same dance on a differently built skeleton is the same dance. Re-rigged shared clips (a static root
 above the hips, bones along +X at rest, six channels everywhere, another rotation order, other units, zero-length
 end sites) must move the same in the world, get the same feet and the same features, and train the same."""
+import json
+
 import numpy as np
 import pytest
 from conftest import clip, run_cli
@@ -246,3 +248,67 @@ def test_a_z_up_file_is_written_back_z_up(tmp_path):
     q = np.asarray(UP_TURNS["z"])
     from motionkit import rotations as rot
     assert np.abs(rot.rotate(q, written.world_positions()) - sample.world_positions()).max() < 1e-4 * model.enc.height
+
+
+def test_the_user_says_which_way_is_up_and_the_rig_keeps_it(tmp_path):
+    """--up names the axis a file stands on where the search cannot tell (an idle that hardly moves); a model's
+    later files of the same rig are read on its clip's axis; glTF carries the axis, so BVH from it is as the
+    clip's file was."""
+    from motionkit import modelfile
+    from motionkit.model import Config, Model
+    from motionkit.plugins._shared import read_source
+
+    m = read_motions(str(clip("Elephant_idle1")))[0]
+    src = tmp_path / "z.bvh"
+    src.write_bytes(bvh_bytes(on_axis(m, "z")))
+    h = anatomy.body_height(m)
+    info = json.loads(run_cli("info", src, "--up", "z", "--json").stdout)
+    assert info["up"] == "z"
+    run_cli("convert", src, "--up", "z", tmp_path / "held.npz")
+    held = read_motions(str(tmp_path / "held.npz"))[0]
+    assert held.skeleton.up == "z"
+    assert np.abs(held.world_positions() - m.world_positions()).max() < 1e-4 * h
+    # a file of the model's rig, in a format with no up rule, is read on the axis the model's clip stood on
+    model = modelfile.loads(modelfile.dumps(Model.from_clip(held.resampled(30), Config(iterations=[1] * 4))))
+    given = read_source(str(src), model)
+    assert given.skeleton.up == "z" and np.abs(given.world_positions() - m.world_positions()).max() < 1e-4 * h
+    # .glb (+Y up, as glTF has it) remembers the axis: BVH written from it is the Z-up file again
+    run_cli("convert", src, "--up", "z", tmp_path / "z.glb")
+    run_cli("convert", tmp_path / "z.glb", tmp_path / "back.bvh")
+    assert np.abs(numbers((tmp_path / "back.bvh").read_bytes()) - numbers(src.read_bytes())).max() < 1e-3 * h
+    bad = run_cli("info", src, "--up", "w", check=False)
+    assert bad.returncode != 0 and b"Traceback" not in bad.stderr
+
+
+def test_resume_reads_the_clip_as_the_first_run_did(tmp_path, monkeypatch):
+    """--resume stands the clip on the axis the model recorded (not a new guess, nor a new --up) and computes in
+    the precision the first run resolved (not "auto" asked again on another machine)."""
+    from motionkit import modelfile
+    from motionkit.model import Config, Model
+    from motionkit import train as train_engine
+    from motionkit.plugins.train import TRAINING_OPTIONS, train_clip
+
+    m = read_motions(str(clip("Elephant_idle1")))[0]
+    src = tmp_path / "z.bvh"
+    src.write_bytes(bvh_bytes(on_axis(m, "z")))
+    held = read_motions(str(src), up="z")[0]
+    model = Model.from_clip(held.resampled(30), Config(iterations=[1] * 4, precision="auto"),
+                            provenance={"precision": "float32"})
+    path = tmp_path / "z.mkm"
+    path.write_bytes(modelfile.dumps(model))
+    seen = {}
+
+    class Seen(Exception):
+        pass
+
+    def fit(model, x, **kw):  # what training would start from; then stop
+        seen.update(model=model, x=x)
+        raise Seen
+
+    monkeypatch.setattr(train_engine, "fit", fit)
+    options = dict.fromkeys(TRAINING_OPTIONS)
+    options.update(up="y", plots=False)  # a different word on resume does not change the clip's axis
+    with pytest.raises(Seen):
+        train_clip(str(src), str(path), options, resume=True, quiet=True)
+    assert seen["model"].config.precision == "float32"
+    assert np.allclose(seen["x"].numpy(), model.encode(held.resampled(30)).numpy(), atol=1e-5)
