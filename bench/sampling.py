@@ -20,7 +20,8 @@ whose contact tips are still, in the clip and in the samples before and after th
 tips move where the model labels them down; ``--turning`` gives each modelled joint's local angular speed and the
 travel joint's heading (its turn about the up axis: speed and acceleration) and tilt (the rest of its rotation),
 as fractions of the clip's (no foot clean-up): body speed, measured on world positions about the travel joint,
-counts the heading's turns with the limbs' own."""
+counts the heading's turns with the limbs' own; and the fastest turn any modelled joint makes in one frame, as
+decoded (frames whose 6D defines no rotation mended) and frame by frame, with how many frames are undefined."""
 from __future__ import annotations
 
 import argparse
@@ -137,6 +138,28 @@ def main():
               f"heading acceleration {np.mean([t[2] for t in s]) / c[2]:.2f}, tilt speed "
               f"{np.mean([t[3] for t in s]) / c[3]:.2f} of the clip's (clip: {c[1]:.4f} / {c[2]:.4f} / {c[3]:.4f} "
               "rad a frame)")
+        # the fastest turn in one frame, of any modelled joint: the samples as decoded (frames whose 6D defines
+        # no rotation mended: features.held_where_undefined), the same features decoded frame by frame, the clip
+        x = edit.synthesize(model, args.n, edit.model_frames(model, frames, enc.fps),
+                            torch.Generator().manual_seed(args.seed))
+        f = x.numpy().transpose(0, 2, 1)
+        nj = len(enc.joints)
+        d6 = (f * enc.std + enc.mean)[..., :6 * nj].reshape(f.shape[0], f.shape[1], nj, 6)
+        a = np.linalg.norm(d6[..., :3], axis=-1)
+        b = d6[..., 3:] - np.sum(d6[..., :3] * d6[..., 3:], -1, keepdims=True) * d6[..., :3] / np.maximum(a, 1e-12)[..., None] ** 2
+        undefined = ~(np.minimum(a, np.linalg.norm(b, axis=-1)) >= feat.DEFINED)
+
+        def fastest(ms):
+            return np.degrees(max(np.nanmax(angle(rot.multiply(rot.conjugate(m.rotations[:-1, enc.joints]),
+                                                               m.rotations[1:, enc.joints]))) for m in ms))
+
+        with np.errstate(invalid="ignore", divide="ignore"):
+            raw = [feat.decode(xi, enc, floor=0.0) for xi in f]
+        mended = [feat.decode(xi, enc) for xi in f]
+        print(f"fastest turn in one frame, any modelled joint: samples {fastest(mended):.1f}° (decoded frame by frame: "
+              f"{fastest(raw):.1f}°), clip {fastest([clip]):.1f}°; joint-frames whose 6D defines no rotation: "
+              f"{int(undefined.sum())} of {undefined.size} (per joint, most: "
+              f"{', '.join(f'{sk.names[enc.joints[k]]} {int(n)}' for k, n in sorted(enumerate(undefined.sum(axis=(0, 1))), key=lambda t: -t[1])[:2])})")
         local = np.mean([t[0] for t in s], axis=0)
         print("| joint | local angular speed / clip's |\n|---|---|")
         for j in enc.joints:

@@ -239,8 +239,38 @@ def encode(motion: Motion, enc: Encoding, normalise: bool = True) -> np.ndarray:
     return (feats - enc.mean) / enc.std if normalise else feats
 
 
+DEFINED = 0.25  # a 6D rotation whose column, or the second's part across the first, is shorter is undefined
+
+
+def held_where_undefined(q: np.ndarray, d6: np.ndarray, floor: float = DEFINED) -> np.ndarray:
+    """``q`` (T, J, 4), the rotations of ``d6`` (T, J, 6), where frames whose 6D hardly defines a rotation take it
+    from the nearest well-defined frames on either side (slerp between them; the first or last one at the ends).
+
+    A clip's 6D columns are orthonormal; a generator's may shrink towards zero or fold onto each other where it
+    blends two modes (the hips facing +X and -X: their first column passes through zero), and Gram-Schmidt then
+    turns noise into a direction — a snap of up to 180° in one frame (``bench/sampling.py MODEL --turning``: Salsa's
+    `fast` model, 20 samples at twice the clip's length, 586 hips frames under the floor; the fastest turn in one
+    frame 179° decoded frame by frame, 84° mended, the clip's 101°). Such a frame's rotation is carried over from
+    its neighbours instead: the turn spreads over the frames that had none."""
+    a, b = d6[..., :3], d6[..., 3:]
+    na = np.linalg.norm(a, axis=-1)
+    x = a / np.maximum(na, 1e-12)[..., None]
+    across = np.linalg.norm(b - np.sum(x * b, axis=-1, keepdims=True) * x, axis=-1)
+    bad = ~(np.minimum(na, across) >= floor)  # NaN counts as undefined
+    if not bad.any():
+        return q
+    q = q.copy()
+    for j in np.flatnonzero(bad.any(axis=0) & ~bad.all(axis=0)):
+        good, frames = np.flatnonzero(~bad[:, j]), np.flatnonzero(bad[:, j])
+        k = np.searchsorted(good, frames)
+        before, after = good[np.maximum(k - 1, 0)], good[np.minimum(k, len(good) - 1)]
+        w = np.where(after > before, (frames - before) / np.maximum(after - before, 1), 0.0)
+        q[frames, j] = rot.slerp(q[before, j], q[after, j], w)
+    return q
+
+
 def decode(feats: np.ndarray, enc: Encoding, name: str = "", metadata: dict | None = None,
-           contact_threshold: float = 0.5) -> Motion:
+           contact_threshold: float = 0.5, floor: float = DEFINED) -> Motion:
     """A full-skeleton Motion from (T, width) normalised features; a contact is down where its label is above
     ``contact_threshold`` (the model's calibrated one, ``Model.contact_threshold``)."""
     f = np.asarray(feats, dtype=np.float64) * enc.std + enc.mean
@@ -249,7 +279,9 @@ def decode(feats: np.ndarray, enc: Encoding, name: str = "", metadata: dict | No
     t, nj = f.shape[0], len(enc.joints)
     pq, pp = enc.parent_world()
     rotations = np.broadcast_to(enc.rest_rotations, (t, len(sk), 4)).copy()
-    canonical = rot.from_6d(f[:, :6 * nj].reshape(t, nj, 6))
+    d6 = f[:, :6 * nj].reshape(t, nj, 6)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a zero column: an undefined frame, mended below
+        canonical = held_where_undefined(rot.from_6d(d6), d6, floor)
     root = f[:, enc.root_slice]
     vel = np.stack([root[:, 0], np.zeros(t), root[:, 2]], axis=1)
     if enc.heading:

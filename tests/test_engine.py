@@ -84,6 +84,34 @@ def test_encoding_round_trip_and_rules():
     assert len(feat.make_encoding(crab).contacts) == 6
 
 
+def test_a_frame_whose_6d_defines_no_rotation_does_not_snap():
+    """A generator blending two facings passes the hips' first 6D column through zero (facing +X, then -X):
+    decoding must not turn that into a half-turn snap in one frame; every other frame decodes as before."""
+    m = read_motions(str(clip("Joe_Salsa-Dancing-6")))[0]
+    enc = feat.make_encoding(m)
+    raw = feat.encode(m, enc, normalise=False)
+    bent = raw.copy()
+    span = np.arange(300, 320)  # (an even count: no frame exactly at zero, where Gram-Schmidt gives NaN)
+    s = np.linspace(0, 1, len(span) + 2)[1:-1, None]
+    bent[span, 0:3] = (1 - 2 * s) * raw[span, 0:3]  # shrinks through zero, and out facing the other way
+    bent[span[-1] + 1:, 0:3] *= -1  # (the first column reversed, the second kept: the same tilt, facing back)
+
+    def turns(x, **kw):
+        q = feat.decode((x - enc.mean) / enc.std, enc, **kw).rotations[:, enc.joints[0]]
+        return np.degrees(2 * np.arccos(np.clip(np.abs(np.sum(q[1:] * q[:-1], -1)), 0, 1))), q
+
+    snap, q_raw = turns(bent, floor=0.0)
+    mended, q = turns(bent)
+    clip_turns, _ = turns(raw)
+    assert snap.max() > 150  # Gram-Schmidt alone: a half turn in one frame
+    assert mended.max() < 1.05 * clip_turns.max()  # spread over the undefined frames: no faster than the clip
+    far = np.r_[0:300, 320:len(q)]
+    assert np.array_equal(q[far], q_raw[far])  # frames that were defined are untouched
+    bent[310, 0:3] = 0.0  # a column exactly zero: a finite rotation from its neighbours, not NaN
+    zero, _ = turns(bent)
+    assert np.isfinite(zero).all() and zero.max() < 1.05 * clip_turns.max()
+
+
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
 def test_tiny_training_has_finite_losses_and_falling_reconstruction(precision):
     m, model, x = tiny(iterations=[100, 1, 1, 1], batch=2, lambda_rec=[50.0, 75.0, 100.0, 100.0],
