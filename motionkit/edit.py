@@ -82,8 +82,9 @@ def synthesize(model: Model, n: int, frames: int, rng: torch.Generator | None = 
     (frames, C) is 1, at the input of ``stage`` (default: level 2's first stage, as in the paper).
 
     ``precision`` "bfloat16" (or "auto": where the device computes it natively) runs the convolutions in bfloat16
-    (``torch.autocast``; each stage's residual sum stays float32): a 50-character crowd's forward pass 2.3x
-    faster on an AMX CPU, joints 0.07 % of the body's height from float32's on average (``bench/ops.py``)."""
+    (``torch.autocast``; each stage's residual sum stays float32): a 50-character crowd's forward pass about 3x
+    faster on an AMX CPU, for joints a fraction of a percent of the body's height from float32's
+    (``bench/ops.py`` measures both)."""
     inject = None
     if given is not None:
         m = torch.tensor(np.asarray(mask, dtype=np.float32).T[None])
