@@ -26,8 +26,8 @@ from . import rotations as rot
 from .errors import MotionkitError
 from .footfix import fix_feet, fix_feet_world
 from .model import Injection, Model, resize
+from .model import precision as compute_dtype
 from .motion import Motion, world_transforms_many
-from .train import precision as compute_dtype
 
 FEATHER = 4  # frames (at 30 fps) over which a kept region fades into a generated one
 

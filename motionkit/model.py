@@ -243,3 +243,19 @@ class Model:
             x = self.generators[s](x, noise)
         return resize(x, frames)  # a partly trained model stops at a coarser stage: its motion, at full length
 
+
+def precision(name: str, device: str = "cpu") -> torch.dtype:
+    """The dtype the networks compute in (training, or sampling where asked): ``name`` ("float32", "bfloat16"), or for "auto" bfloat16
+    where the device has it natively (a CPU with AVX-512 BF16 or AMX, a GPU that supports it) and float32 elsewhere
+    (emulated bfloat16 is slower than float32). Weights, optimiser state, the losses and the contact loss's forward
+    kinematics stay float32; only the convolutions run in bfloat16 (``torch.autocast``). Sampling is float32
+    unless asked (``edit.synthesize``'s ``precision``: a crowd's default is "auto")."""
+    if name in ("float32", "bfloat16"):
+        return getattr(torch, name)
+    if torch.device(device).type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+    try:
+        native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    except AttributeError:  # a torch without these probes
+        native = False
+    return torch.bfloat16 if native else torch.float32
