@@ -160,6 +160,9 @@ def main():
               f"{fastest(raw):.1f}°), clip {fastest([clip]):.1f}°; joint-frames whose 6D defines no rotation: "
               f"{int(undefined.sum())} of {undefined.size} (per joint, most: "
               f"{', '.join(f'{sk.names[enc.joints[k]]} {int(n)}' for k, n in sorted(enumerate(undefined.sum(axis=(0, 1))), key=lambda t: -t[1])[:2])})")
+        spec = feature_spec(clip)
+        steady = energy(edit.steady_heading(clip, enc), spec)["body_speed"] / energy(clip, spec)["body_speed"]
+        print(f"the clip's own heading steadied as samples' are (edit.steady_heading): body speed x{steady:.4f}")
         local = np.mean([t[0] for t in s], axis=0)
         print("| joint | local angular speed / clip's |\n|---|---|")
         for j in enc.joints:
