@@ -194,7 +194,7 @@ def steady_heading(m: Motion, enc: feat.Encoding, sigma: float = HEADING_SIGMA) 
     each finer stage's small correction to them is a wobble of the whole body that no clip has: smoothing a clip's
     own heading this way changes its body speed by 0.2 % or less (Salsa, Gangnam, Joe_Walk-In-Circle, Xia_normal),
     while samples lose the wobble — Salsa's `fast` model 1.14 → 1.09 of the clip's body speed, acceleration 1.48 →
-    1.32, heading acceleration 1.49 → 0.95 of the clip's, coverage and root travel unchanged; Joe_Walk-In-Circle's
+    1.32, heading acceleration 1.55 → 0.95 of the clip's, coverage and root travel unchanged; Joe_Walk-In-Circle's
     1.23 → 1.18; Gangnam's coverage 0.815 → 0.813 (``motionkit eval -m MODEL -n 20 --length 2x --seed 0`` and
     ``bench/sampling.py MODEL --turning``, which also steadies the clip's own heading)."""
     if sigma <= 0 or m.frames < 3:
