@@ -192,22 +192,20 @@ def steady_heading(m: Motion, enc: feat.Encoding, sigma: float = HEADING_SIGMA) 
 
     In GANimator's world-frame encoding the heading is a pair of sines and cosines in the hips' 6D channels, and
     each finer stage's small correction to them is a wobble of the whole body that no clip has: smoothing a clip's
-    own heading this way changes its body speed by 0.2 % or less (Salsa, Gangnam, Joe_Walk-In-Circle, Xia_normal),
-    while samples lose the wobble — Salsa's `fast` model 1.14 → 1.09 of the clip's body speed, acceleration 1.48 →
-    1.32, heading acceleration 1.55 → 0.95 of the clip's, coverage and root travel unchanged; Joe_Walk-In-Circle's
-    1.23 → 1.18; Gangnam's coverage 0.815 → 0.813 (``motionkit eval -m MODEL -n 20 --length 2x --seed 0`` and
-    ``bench/sampling.py MODEL --turning``, which also steadies the clip's own heading)."""
+    own heading this way changes its body speed by 0.2 % or less (Salsa, Gangnam, Joe_Walk-In-Circle, Xia_normal;
+    the crab, which turns quickly at times, 1.3 %), while samples lose the wobble — Salsa's `fast` model 1.14 →
+    1.09 of the clip's body speed, acceleration 1.48 → 1.32, heading acceleration 1.55 → 0.95 of the clip's,
+    coverage and root travel unchanged; Joe_Walk-In-Circle's 1.23 → 1.18; Gangnam's coverage 0.815 → 0.814
+    (``motionkit eval -m MODEL -n 20 --length 2x --seed 0`` and ``bench/sampling.py MODEL --turning``, which also
+    steadies the clip's own heading). The heading is read rig-free (``travel_headings``): a rig whose hip frame is
+    upside down at rest is steadied as the clip is (tested)."""
     if sigma <= 0 or m.frames < 3:
         return m
     psi = travel_headings(m, enc)
     r = int(np.ceil(3 * sigma))
     k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
     smooth = np.convolve(np.pad(psi, r, mode="edge"), k / k.sum(), mode="valid")
-    pq, _ = enc.parent_world()
-    rotations = m.rotations.copy()
-    rotations[:, enc.travel] = rot.multiply(rot.conjugate(pq), rot.multiply(
-        feat.about_up(smooth - psi), rot.multiply(pq, m.rotations[:, enc.travel])))
-    return m.replace(rotations=rotations)
+    return m.replace(rotations=_travel_turned(m, enc, smooth - psi))
 
 
 def to_motions(model: Model, x: torch.Tensor, fps: float, frames: int) -> list[Motion]:
@@ -289,9 +287,21 @@ def _joined(steps: np.ndarray, given: np.ndarray, kept: np.ndarray, anchored: bo
 
 
 def travel_headings(m: Motion, enc: feat.Encoding) -> np.ndarray:
-    """(T,) the travel joint's heading in the world (its turn about the up axis), unwrapped, in radians."""
+    """(T,) the travel joint's heading in the world (its turn about the up axis), unwrapped, in radians: the twist
+    about the up axis of its world rotation relative to the clip's first frame (the encoding's rig-free frame, as
+    ``--heading rate`` reads it), so a rig whose hip frame stands another way at rest gets the same heading."""
     pq, _ = enc.parent_world()
-    return np.unwrap(feat.heading_angles(rot.multiply(pq, m.rotations[:, enc.travel])))
+    world = rot.multiply(rot.multiply(pq, m.rotations[:, enc.travel]), rot.conjugate(enc.frames[enc.travel]))
+    return np.unwrap(feat.heading_angles(world))
+
+
+def _travel_turned(m: Motion, enc: feat.Encoding, angles) -> np.ndarray:
+    """``m``'s rotations with its travel joint turned about the world's up axis by ``angles`` (T,) radians."""
+    pq, _ = enc.parent_world()
+    rotations = m.rotations.copy()
+    rotations[:, enc.travel] = rot.multiply(rot.conjugate(pq), rot.multiply(
+        feat.about_up(angles), rot.multiply(pq, m.rotations[:, enc.travel])))
+    return rotations
 
 
 def turned(m: Motion, enc: feat.Encoding, angles) -> Motion:
@@ -301,11 +311,8 @@ def turned(m: Motion, enc: feat.Encoding, angles) -> Motion:
     angles = np.broadcast_to(np.asarray(angles, dtype=np.float64), (m.frames,))
     if not np.any(angles):
         return m
-    pq, _ = enc.parent_world()
+    rotations = _travel_turned(m, enc, angles)
     turn = feat.about_up(angles)
-    rotations = m.rotations.copy()
-    rotations[:, enc.travel] = rot.multiply(rot.conjugate(pq), rot.multiply(turn, rot.multiply(
-        pq, m.rotations[:, enc.travel])))
     world = feat.travel_positions(m, enc)
     steps = np.zeros_like(world)
     steps[1:] = rot.rotate(turn[1:], np.diff(world, axis=0))

@@ -1,4 +1,5 @@
 """The GAN engine on the CPU in seconds: pyramid, skeleton convolution, training, model file, sampling."""
+import dataclasses
 import json
 
 import numpy as np
@@ -111,6 +112,19 @@ def test_steadying_the_heading_leaves_a_clip_and_removes_a_wobble():
 
     assert turning(shaky) > 2 * turning(m)
     assert turning(edit.steady_heading(shaky, enc)) < 1.1 * turning(m)
+    # the same clip on a rig whose hips' frame is turned half a turn about X at rest (the world motion the same,
+    # the hips' own rotation upside down): steadied the same, not spun by an undefined twist
+    flip = np.array([0.0, 1.0, 0.0, 0.0])
+    sk, r, t = m.skeleton, m.rotations.copy(), m.translations.copy()
+    offsets = sk.offsets.copy()
+    r[:, 0] = rot.multiply(r[:, 0], flip)
+    for k in [j for j in range(len(sk)) if sk.parents[j] == 0]:
+        r[:, k] = rot.multiply(rot.conjugate(flip)[None], r[:, k])
+        offsets[k], t[:, k] = rot.rotate(rot.conjugate(flip), offsets[k]), rot.rotate(rot.conjugate(flip)[None], t[:, k])
+    flipped = m.replace(skeleton=dataclasses.replace(sk, offsets=offsets), rotations=r, translations=t)
+    assert np.abs(flipped.world_positions() - m.world_positions()).max() < 1e-6 * sk.height()
+    assert np.abs(edit.steady_heading(flipped, feat.make_encoding(flipped)).world_positions()
+                  - steady.world_positions()).max() < 1e-6 * sk.height()
 
 
 def test_a_frame_whose_6d_defines_no_rotation_does_not_snap():
