@@ -145,9 +145,7 @@ def main():
         f = x.numpy().transpose(0, 2, 1)
         nj = len(enc.joints)
         d6 = (f * enc.std + enc.mean)[..., :6 * nj].reshape(f.shape[0], f.shape[1], nj, 6)
-        a = np.linalg.norm(d6[..., :3], axis=-1)
-        b = d6[..., 3:] - np.sum(d6[..., :3] * d6[..., 3:], -1, keepdims=True) * d6[..., :3] / np.maximum(a, 1e-12)[..., None] ** 2
-        undefined = ~(np.minimum(a, np.linalg.norm(b, axis=-1)) >= feat.DEFINED)
+        undefined = feat.undefined_6d(d6)
 
         def fastest(ms):
             return np.degrees(max(np.nanmax(angle(rot.multiply(rot.conjugate(m.rotations[:-1, enc.joints]),

@@ -242,6 +242,16 @@ def encode(motion: Motion, enc: Encoding, normalise: bool = True) -> np.ndarray:
 DEFINED = 0.25  # a 6D rotation whose column, or the second's part across the first, is shorter is undefined
 
 
+def undefined_6d(d6: np.ndarray, floor: float = DEFINED) -> np.ndarray:
+    """(...,) True where a 6D rotation (..., 6) hardly defines one: its first column, or the second's part across
+    the first, shorter than ``floor`` (NaN counts as undefined)."""
+    a, b = d6[..., :3], d6[..., 3:]
+    na = np.linalg.norm(a, axis=-1)
+    x = a / np.maximum(na, 1e-12)[..., None]
+    across = np.linalg.norm(b - np.sum(x * b, axis=-1, keepdims=True) * x, axis=-1)
+    return ~(np.minimum(na, across) >= floor)
+
+
 def held_where_undefined(q: np.ndarray, d6: np.ndarray, floor: float = DEFINED) -> np.ndarray:
     """``q`` (T, J, 4), the rotations of ``d6`` (T, J, 6), where frames whose 6D hardly defines a rotation take it
     from the nearest well-defined frames on either side (slerp between them; the first or last one at the ends).
@@ -252,11 +262,7 @@ def held_where_undefined(q: np.ndarray, d6: np.ndarray, floor: float = DEFINED) 
     `fast` model, 20 samples at twice the clip's length, 586 hips frames under the floor; the fastest turn in one
     frame 179° decoded frame by frame, 84° mended, the clip's 101°). Such a frame's rotation is carried over from
     its neighbours instead: the turn spreads over the frames that had none."""
-    a, b = d6[..., :3], d6[..., 3:]
-    na = np.linalg.norm(a, axis=-1)
-    x = a / np.maximum(na, 1e-12)[..., None]
-    across = np.linalg.norm(b - np.sum(x * b, axis=-1, keepdims=True) * x, axis=-1)
-    bad = ~(np.minimum(na, across) >= floor)  # NaN counts as undefined
+    bad = undefined_6d(d6, floor)
     if not bad.any():
         return q
     q = q.copy()

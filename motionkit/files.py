@@ -110,12 +110,14 @@ def read_motions(path: str, fmt: str | None = None, data: bytes | None = None, u
     if not motions:
         raise MotionkitError("the file holds no motion", source)
     if up not in (None, "auto"):
-        return [m.turned_up(up) if m.skeleton.up == "y" and up != "y" else m for m in motions]
-    if chosen.y_up:
-        return motions
-    if likely_up not in (None, "auto"):
-        return [m.turned_up(likely_up) if m.skeleton.up == "y" and likely_up != "y" else m for m in motions]
-    return [standing_up(m) for m in motions]
+        axis = up  # the user's word, whatever the format
+    elif chosen.y_up:
+        return motions  # a format with a rule
+    else:
+        axis = likely_up  # a model's clip's axis, else the search
+    if axis in (None, "auto"):
+        return [standing_up(m) for m in motions]
+    return [m.turned_up(axis) if m.skeleton.up == "y" and axis != "y" else m for m in motions]
 
 
 def standing_up(motion: Motion) -> Motion:
