@@ -221,7 +221,8 @@ def to_motions(model: Model, x: torch.Tensor, fps: float, frames: int) -> list[M
             m = m.resampled(fps)
         if m.frames < frames:
             raise ValueError(f"{x.shape[-1]} model frames do not cover {frames} frames at {fps:g} fps")
-        m = m.slice(0, frames)
+        if m.frames > frames:
+            m = m.slice(0, frames)
         pick = np.minimum(np.round(np.arange(frames) * model.enc.fps / fps).astype(int), x.shape[-1] - 1)
         m.metadata["contacts"] = {k: np.asarray(v)[pick].tolist() for k, v in labels.items()}
         out.append(m)

@@ -53,23 +53,41 @@ def limb(motion: Motion, contact: int) -> tuple[int, int, int] | None:
 
 
 def lock_targets(tips: np.ndarray, on: np.ndarray, fade: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-frame correction (T, 3) for one tip and its weight: the mean position over each contact interval,
-    faded linearly to zero over ``fade`` frames on either side."""
+    """Per-frame correction (T, 3) for one tip and its weight: the mean position over each contact interval
+    (of two frames or more), faded linearly to zero over ``fade`` frames on either side; where two intervals' fades
+    meet, the larger weight holds (the earlier interval's on a tie). Written without a loop over intervals: a
+    crowd's samples are cleaned up in threads, and a Python loop holds the others up."""
     t = len(tips)
     delta, weight = np.zeros((t, 3)), np.zeros(t)
-    edges = np.flatnonzero(np.diff(np.r_[0, on.astype(int), 0]))
-    for start, stop in zip(edges[::2], edges[1::2]):
-        if stop - start < 2:
-            continue
-        target = tips[start:stop].mean(axis=0)
-        delta[start:stop] = target - tips[start:stop]
-        weight[start:stop] = 1.0
-        for k in range(1, fade + 1):  # fade the same fixed offset out after and in before the interval
-            w = 1.0 - k / (fade + 1)
-            for f, anchor in ((stop - 1 + k, stop - 1), (start - k, start)):
-                if 0 <= f < t and w > weight[f]:
-                    weight[f] = w
-                    delta[f] = w * (target - tips[anchor])
+    edges = np.flatnonzero(np.diff(np.r_[0, np.asarray(on, dtype=int)[:t], 0]))
+    starts, stops = edges[::2], edges[1::2]
+    keep = stops - starts >= 2
+    starts, stops = starts[keep], stops[keep]
+    if not len(starts):
+        return delta, weight
+    sums = np.concatenate([np.zeros((1, 3)), np.cumsum(tips, axis=0)])
+    targets = (sums[stops] - sums[starts]) / (stops - starts)[:, None]
+    # every fade frame of every interval, in the order the rule reads them (interval, k, after/before); each frame
+    # takes the largest weight offered, the first offered on a tie
+    k = np.arange(1, fade + 1)
+    frames = np.stack(np.broadcast_arrays(stops[:, None] - 1 + k, starts[:, None] - k), axis=-1).reshape(-1)
+    anchors = np.broadcast_to(np.stack([stops - 1, starts], axis=-1)[:, None, :], (len(starts), fade, 2)).reshape(-1)
+    owner = np.repeat(np.arange(len(starts)), 2 * fade)
+    w = np.tile(np.repeat(1.0 - k / (fade + 1), 2), len(starts))
+    valid = (frames >= 0) & (frames < t)
+    frames, anchors, owner, w = frames[valid], anchors[valid], owner[valid], w[valid]
+    order = np.lexsort((np.arange(len(frames)), -w, frames))
+    first = order[np.diff(np.r_[-1, frames[order]]) != 0]
+    weight[frames[first]] = w[first]
+    delta[frames[first]] = w[first, None] * (targets[owner[first]] - tips[anchors[first]])
+    # the contact frames themselves: their interval's target, fully
+    mark = np.zeros(t + 1, dtype=int)
+    np.add.at(mark, starts, 1)
+    np.add.at(mark, stops, -1)
+    inside = np.flatnonzero(np.cumsum(mark[:t]) > 0)
+    owner = np.searchsorted(starts, inside, side="right") - 1
+    delta[inside] = targets[owner] - tips[inside]
+    weight[inside] = 1.0
     return delta, weight
 
 

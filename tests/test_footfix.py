@@ -2,6 +2,8 @@
 nothing but the legs."""
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from motionkit import anatomy, features, footfix
 from motionkit import rotations as rot
@@ -64,3 +66,40 @@ def _descends(parents, j, top):
             return True
         j = int(parents[j])
     return False
+
+
+def _locks_one_by_one(tips, on, fade):
+    """The lock rule written out interval by interval (an oracle for the vectorised ``footfix.lock_targets``): each
+    contact interval of two frames or more is held at its mean tip position; its fade offers weight 1 - k/(fade+1)
+    k frames after and before it, and a frame keeps the largest weight offered (the first offered on a tie), never
+    over a contact frame."""
+    t = len(tips)
+    delta, weight = np.zeros((t, 3)), np.zeros(t)
+    intervals, start = [], None
+    for f, down in enumerate(list(on) + [False]):
+        if down and start is None:
+            start = f
+        elif not down and start is not None:
+            intervals.append((start, f))
+            start = None
+    intervals = [(a, b) for a, b in intervals if b - a >= 2]
+    for a, b in intervals:
+        target = tips[a:b].mean(axis=0)
+        for k in range(1, fade + 1):
+            w = 1.0 - k / (fade + 1)
+            for f, anchor in ((b - 1 + k, b - 1), (a - k, a)):
+                if 0 <= f < t and w > weight[f]:
+                    weight[f], delta[f] = w, w * (target - tips[anchor])
+    for a, b in intervals:
+        weight[a:b], delta[a:b] = 1.0, tips[a:b].mean(axis=0) - tips[a:b]
+    return delta, weight
+
+
+@given(st.lists(st.booleans(), min_size=1, max_size=60), st.integers(0, 6), st.integers(0, 2 ** 31 - 1))
+@settings(max_examples=300, deadline=None)
+def test_locks_hold_each_contact_at_its_mean_and_fade_out(on, fade, seed):
+    tips = np.random.default_rng(seed).normal(size=(len(on), 3))
+    delta, weight = footfix.lock_targets(tips, np.array(on), fade)
+    want_delta, want_weight = _locks_one_by_one(tips, on, fade)
+    assert np.array_equal(weight, want_weight)
+    np.testing.assert_allclose(delta, want_delta, rtol=0, atol=1e-12)
