@@ -3,6 +3,7 @@ total for each preset's iteration budget. Slow (a few minutes): run by hand.
 
     python bench/train_cost.py [--iterations 4] [--presets ganimator,fast,paper] [--window N] [--gp-every N]
                                [--batch N] [--threads 2] [--clip PATH] [--precision auto|float32|bfloat16]
+                               [--adam fused|loop]
 
 Budgets are fixed (no stretch: the coverage checks a stretching level makes are not an iteration's cost).
 """
@@ -31,7 +32,14 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--clip", default=str(SALSA))
     ap.add_argument("--precision", default=None, help="The networks' arithmetic (default: the preset's, auto).")
+    ap.add_argument("--adam", choices=["fused", "loop"], default="fused",
+                    help="The optimiser's update: one fused kernel (train's, since stop 30) or torch's per-tensor "
+                         "loop (before).")
     args = ap.parse_args()
+    if args.adam == "loop":
+        from motionkit import train
+
+        train.adam = lambda params, lr, device: torch.optim.Adam(params, lr=lr, betas=(0.5, 0.999))
     torch.set_num_threads(args.threads)
     motion = read_motions(args.clip)[0]
     for preset in args.presets.split(","):
@@ -52,7 +60,7 @@ def main():
 
         fit(model, clip, progress=progress)
         total_h = sum(c * n for c, n in zip(costs, budget)) / 3600
-        knobs = f", {precision(cfg.precision)}".replace("torch.", "") + f", window {cfg.window}" * bool(cfg.window) + f", GP every {cfg.gp_every}" * (cfg.gp_every > 1)
+        knobs = f", {precision(cfg.precision)}".replace("torch.", "") + f", Adam {args.adam}" + f", window {cfg.window}" * bool(cfg.window) + f", GP every {cfg.gp_every}" * (cfg.gp_every > 1)
         print(f"{preset:<10} batch {cfg.batch:>2}, {cfg.d_steps} critic steps{knobs}: s/iteration per level "
               f"{' / '.join(f'{c:.2f}' for c in costs)}; budget {budget} ⇒ {total_h:.1f} h", flush=True)
 
