@@ -116,7 +116,7 @@ def main():
     if args.turning:
         from motionkit import features as feat
         from motionkit import rotations as rot
-        from motionkit.edit import travel_headings
+        from motionkit.features import travel_headings
 
         enc, sk = model.enc, model.enc.skeleton
         clip = ref.resampled(enc.fps)

@@ -197,11 +197,11 @@ def steady_heading(m: Motion, enc: feat.Encoding, sigma: float = HEADING_SIGMA) 
     1.09 of the clip's body speed, acceleration 1.48 → 1.32, heading acceleration 1.55 → 0.95 of the clip's,
     coverage and root travel unchanged; Joe_Walk-In-Circle's 1.23 → 1.18; Gangnam's coverage 0.815 → 0.814
     (``motionkit eval -m MODEL -n 20 --length 2x --seed 0`` and ``bench/sampling.py MODEL --turning``, which also
-    steadies the clip's own heading). The heading is read rig-free (``travel_headings``): a rig whose hip frame is
+    steadies the clip's own heading). The heading is read rig-free (``features.travel_headings``): a rig whose hip frame is
     upside down at rest is steadied as the clip is (tested)."""
     if sigma <= 0 or m.frames < 3:
         return m
-    psi = travel_headings(m, enc)
+    psi = feat.travel_headings(m, enc)
     r = int(np.ceil(3 * sigma))
     k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
     smooth = np.convolve(np.pad(psi, r, mode="edge"), k / k.sum(), mode="valid")
@@ -249,7 +249,7 @@ def composite(given: Motion, generated: Motion, weight: np.ndarray, enc: feat.En
     wr = w[:, enc.travel]
     wv = np.minimum(wr[1:], wr[:-1])[:, None]  # a step is the given's where both its frames are kept
     kept = np.flatnonzero(wr >= 1.0)
-    psi_giv, psi_gen = travel_headings(given, enc), travel_headings(generated, enc)
+    psi_giv, psi_gen = feat.travel_headings(given, enc), feat.travel_headings(generated, enc)
     turns = np.zeros((t, 1))
     turns[1:] = wv * np.diff(psi_giv)[:, None] + (1 - wv) * np.diff(psi_gen)[:, None]
     psi = _joined(turns, psi_giv[:, None], kept, True, psi_gen[:1])[:, 0]  # kept frames keep their heading
@@ -285,15 +285,6 @@ def _joined(steps: np.ndarray, given: np.ndarray, kept: np.ndarray, anchored: bo
             steps[a + 1:b + 1] += ((given[b] - given[a]) - steps[a + 1:b + 1].sum(axis=0)) / (b - a)
     path = np.cumsum(steps, axis=0)
     return path + given[kept[0]] - path[kept[0]]
-
-
-def travel_headings(m: Motion, enc: feat.Encoding) -> np.ndarray:
-    """(T,) the travel joint's heading in the world (its turn about the up axis), unwrapped, in radians: the twist
-    about the up axis of its world rotation relative to the clip's first frame (the encoding's rig-free frame, as
-    ``--heading rate`` reads it), so a rig whose hip frame stands another way at rest gets the same heading."""
-    pq, _ = enc.parent_world()
-    world = rot.multiply(rot.multiply(pq, m.rotations[:, enc.travel]), rot.conjugate(enc.frames[enc.travel]))
-    return np.unwrap(feat.heading_angles(world))
 
 
 def _travel_turned(m: Motion, enc: feat.Encoding, angles) -> np.ndarray:
@@ -423,7 +414,7 @@ def restyle(model: Model, content: Motion, stage: int = 1, n: int = 1, rng=None,
 
 def _start_at(m: Motion, ref: Motion, enc: feat.Encoding) -> Motion:
     """``m`` turned to ``ref``'s first heading and moved to its first ground position."""
-    m = turned(m, enc, travel_headings(ref, enc)[0] - travel_headings(m, enc)[0])
+    m = turned(m, enc, feat.travel_headings(ref, enc)[0] - feat.travel_headings(m, enc)[0])
     world, first = feat.travel_positions(m, enc), feat.travel_positions(ref, enc)[0]
     world[:, [0, 2]] += first[[0, 2]] - world[0, [0, 2]]
     return feat.with_travel_positions(m, enc, world)

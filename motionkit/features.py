@@ -23,9 +23,11 @@ angular acceleration, while their limbs turned at 0.46-0.94x: the body speed the
 heading's; ``bench/sampling.py MODEL --turning``). Here the travel joint's rotation is split into its heading (the twist about the up axis, y) and the
 rest: the features carry the rest as 6D, the heading as a turning rate (radians per frame), and the ground
 velocity in the heading's frame — a steady turn or a walk in a circle is a constant, and a small error in a rate
-integrates to a small drift instead of a shake. It costs coverage, though (Salsa 0.922 against 0.994, Gangnam
-0.751 against 0.815, the crab 0.491 against 0.888; BENCHMARKS.md), so it is ``train --heading rate``'s, and the world frame the default; models
-trained before the option have ``heading`` False.
+integrates to a small drift instead of a shake. It costs coverage on clips that turn to and fro or hardly (Salsa
+0.922 against 0.994, Gangnam 0.751 against 0.815, the crab 0.491 against 0.888; BENCHMARKS.md), and it is what a
+clip that turns steadily one way needs (``turns_steadily``: a walk in a circle, whose samples spin in the world
+frame); ``train`` decides it from the clip (``--heading auto``, the default; ``rate`` or ``world`` to override).
+Models trained before the option have ``heading`` False.
 """
 from __future__ import annotations
 
@@ -120,11 +122,39 @@ class Encoding:
                    d.get("heading") is True)  # files written before the heading: world
 
 
+STEADY_RANGE = np.radians(330.0)  # a clip whose heading spans this much (it faces nearly every way) ...
+STEADY_SHARE = 0.75  # ... and whose net turn is at least this share of all its turning, turns steadily
+STEADY_SWAY = 1 / 6  # seconds: the Gaussian that takes a gait's sway out of the heading before its turning is summed
+
+
+def turns_steadily(psi: np.ndarray, fps: float = 30.0) -> bool:
+    """Does an unwrapped heading (T,) at ``fps`` turn steadily: face nearly every direction over the clip, turning
+    mostly one way (a walk in a circle, a spin), rather than to and fro (a dance that turns back and forth, however
+    far)? The turning is summed after the hips' sway with each step is smoothed out (``STEADY_SWAY``).
+
+    Where it does, GANimator's world frame fails it: the facing takes every direction, the coarse stage blends
+    opposite ones, the hips' 6D collapses and the samples spin. Joe_Walk-In-Circle (a net 360° and a span of 362°;
+    0.96 of its turning one way), `fast`, seed 0, 20 samples at 2x: in the world frame the hips turn at 2.96x the
+    clip's speed with 1039 undefined frames in 8 samples, root travel 0.93 and foot skating 1.40 of the clip's; as a
+    rate 1.25x, none, 0.98 and 1.05, coverage 1.000 both. Salsa spins twice, but to and fro (0.57 of its turning
+    one way): the world frame covers 0.994 against the rate's 0.922 (BENCHMARKS.md). Every other shared clip spans
+    147° or less (the baseball idle; Gangnam 39°, the crab 64°)."""
+    if len(psi) < 2 or float(np.ptp(psi)) < STEADY_RANGE:
+        return False
+    sigma = STEADY_SWAY * fps
+    r = int(np.ceil(3 * sigma))
+    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
+    smooth = np.convolve(np.pad(psi, r, mode="edge"), k / k.sum(), mode="valid")
+    total = float(np.abs(np.diff(smooth)).sum())
+    return abs(float(smooth[-1] - smooth[0])) >= STEADY_SHARE * total
+
+
 def make_encoding(motion: Motion, fps: float = 30.0, joints: list[str] | None = None,
                   contacts: list[str] | None = None, offsets: list[str] | None = None,
-                  heading: bool = False) -> Encoding:
+                  heading: bool | None = False) -> Encoding:
     """Read ``motion`` with the anatomy rules (names in ``joints``/``contacts``/``offsets`` override them) and fit
-    the constant frames and the normalisation; ``heading``: the travel joint's heading as a turning rate."""
+    the constant frames and the normalisation; ``heading``: the travel joint's heading as a turning rate (None: where
+    the clip ``turns_steadily``)."""
     sk = motion.skeleton
     m = motion.resampled(fps)
     height = anatomy.body_height(m)
@@ -149,7 +179,7 @@ def make_encoding(motion: Motion, fps: float = 30.0, joints: list[str] | None = 
     same_q, same_t = np.all(q == q[:1], axis=(0, 2)), np.all(m.translations == m.translations[:1], axis=(0, 2))
     mean_q[same_q], mean_t[same_t] = m.rotations[0, same_q], m.translations[0, same_t]
     enc = Encoding(sk, travel, jidx, cidx, offsets, fps, height, mean_q, mean_t, rot.identity((len(sk),)),
-                   np.zeros(3), heading=heading)
+                   np.zeros(3), heading=bool(heading))
     pq, pp = enc.parent_world()
     frames = np.empty((len(sk), 4))
     for j in range(len(sk)):  # parents come first in a Skeleton
@@ -158,6 +188,8 @@ def make_encoding(motion: Motion, fps: float = 30.0, joints: list[str] | None = 
                      else rot.multiply(frames[p] if p >= 0 else rot.identity(), mean_q[j]))
     enc.frames = rot.normalize(frames)
     enc.start = pp + rot.rotate(pq, m.translations[0, travel])
+    if heading is None:
+        enc.heading = turns_steadily(travel_headings(m, enc), fps)
     raw = encode(m, enc, normalise=False)
     enc.mean = raw.mean(axis=0)
     std = raw.std(axis=0)
@@ -182,6 +214,15 @@ def contact_labels(motion: Motion, contacts: list[int], height: float) -> np.nda
 def heading_angles(q: np.ndarray) -> np.ndarray:
     """The heading of rotations ``q`` (..., 4): the angle of their twist about the up axis (y), modulo 2 pi."""
     return 2.0 * np.arctan2(q[..., 2], q[..., 0])
+
+
+def travel_headings(m: Motion, enc: Encoding) -> np.ndarray:
+    """(T,) the travel joint's heading in the world (its turn about the up axis), unwrapped, in radians: the twist
+    about the up axis of its world rotation relative to the clip's first frame (the encoding's rig-free frame, as
+    ``--heading rate`` reads it), so a rig whose hip frame stands another way at rest gets the same heading."""
+    pq, _ = enc.parent_world()
+    world = rot.multiply(rot.multiply(pq, m.rotations[:, enc.travel]), rot.conjugate(enc.frames[enc.travel]))
+    return np.unwrap(heading_angles(world))
 
 
 def about_up(angle) -> np.ndarray:

@@ -64,9 +64,9 @@ class Config:
     stretch: float = PRESETS["fast"]["stretch"]  # a level whose samples still cover more of the clip
     # at its budget trains on, up to this multiple of it (``train.Probe``); 1: fixed budgets
     seed: int = 0
-    heading: bool = False  # the travel joint's heading as a turning rate (``features``; smoother, livelier samples,
-    # but Salsa covered 0.922 against 0.994, Gangnam 0.751 against 0.815, the crab 0.491 against 0.888:
-    # BENCHMARKS.md); False: GANimator's world
+    heading: bool | None = None  # the travel joint's heading as a turning rate (``features``; smoother turns, but
+    # Salsa covered 0.922 against 0.994, Gangnam 0.751 against 0.815, the crab 0.491 against 0.888: BENCHMARKS.md);
+    # False: GANimator's world; None: decided from the clip (a rate where it turns steadily, ``features.turns_steadily``)
     precision: str = "float32"  # the networks' arithmetic in training: "float32", "bfloat16" (autocast), or
     # "auto": bfloat16 where the device computes it natively (``train.precision``). float32 by default: bfloat16
     # trained Salsa 20 % faster on an AMX Xeon but covered 0.910 against 0.994 (BENCHMARKS.md)
@@ -163,6 +163,7 @@ class Model:
         """An untrained model for ``motion``: its encoding, pyramid, noise amplitudes and z* (seeded)."""
         enc = feat.make_encoding(motion, fps=config.fps, joints=joints, contacts=contacts, offsets=offsets,
                                  heading=config.heading)
+        config.heading = enc.heading  # what was decided, as the file records it
         x = torch.tensor(feat.encode(motion, enc).T[None], dtype=torch.float32)
         lengths = pyramid_lengths(x.shape[-1], config.pyramid_ratio, config.pyramid_scale)
         rng = torch.Generator().manual_seed(config.seed)

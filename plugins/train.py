@@ -61,9 +61,10 @@ def register_commands(cli):
                   help="Start from this model's generators: a model of another clip of the same skeleton (a "
                        "studio's rig); the new model encodes the same joints and feet.")
     @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-    @click.option("--heading", type=click.Choice(["rate", "world"]), default=None,
-                  help="The carrying joint's heading in the features: GANimator's world frame (default), or a "
-                       "turning rate with its velocity in the heading's frame (smoother turns, less coverage).")
+    @click.option("--heading", type=click.Choice(["auto", "rate", "world"]), default=None,
+                  help="The carrying joint's heading in the features: GANimator's world frame, or a turning rate "
+                       "with its velocity in the heading's frame (smoother turns, less coverage); auto (default): "
+                       "a rate where the clip turns steadily one way through a full turn (a walk in a circle).")
     @click.option("--precision", type=click.Choice(["auto", "float32", "bfloat16"]), default=None,
                   help="The networks' arithmetic in training (default float32; auto: bfloat16 where the CPU or GPU "
                        "computes it natively — faster, and on Salsa less coverage). Sampling stays float32 "
@@ -135,7 +136,7 @@ def train_clip(clip, output, options: dict, resume: bool = False, quiet: bool = 
                                  lambda_contact=o["lambda_contact"],
                                  transfer_layers=o["transfer_layers"], window=o["window"], gp_every=o["gp_every"],
                                  noise=o["noise"], seed=o["seed"] or 0, fps=fps, precision=o["precision"],
-                                 heading=None if o["heading"] is None else o["heading"] == "rate",
+                                 heading=None if o["heading"] in (None, "auto") else o["heading"] == "rate",
                                  # a budget the user sets is kept unless they also ask for a stretch
                                  stretch=o["stretch"] if o["stretch"] is not None else 1.0 if its else None)
         if motion.duration * fps < 30:
@@ -157,7 +158,7 @@ def train_clip(clip, output, options: dict, resume: bool = False, quiet: bool = 
             joints = joints or [names[j] for j in base.enc.joints]
             contacts = contacts or [names[j] for j in base.enc.contacts]
             offsets = [names[j] for j in base.enc.offsets]
-            if o["heading"] is not None and (o["heading"] == "rate") != base.enc.heading:
+            if o["heading"] not in (None, "auto") and (o["heading"] == "rate") != base.enc.heading:
                 raise MotionkitError(f"--init {o['init']}: it encodes the heading "
                                      f"{'as a rate' if base.enc.heading else 'in the world frame'}; --heading "
                                      f"{o['heading']} cannot start from it")
@@ -175,7 +176,7 @@ def train_clip(clip, output, options: dict, resume: bool = False, quiet: bool = 
             if not quiet:
                 click.echo(f"starting from {o['init']}: {copied} of {model.n_stages} stages' generators", err=True)
         if not quiet:
-            _describe(model, motion, clip, dev)
+            _describe(model, motion, clip, dev, heading_asked=o["heading"] not in (None, "auto") or base is not None)
     clip_x = model.encode(motion)
     n_levels = len(model.levels)
     started = time.time()
@@ -236,14 +237,18 @@ def train_clip(clip, output, options: dict, resume: bool = False, quiet: bool = 
                    for level, rows in history.items()}
 
 
-def _describe(model, motion, clip, device="cpu"):
+def _describe(model, motion, clip, device="cpu", heading_asked=False):
     """What motionkit read in the clip, before the minutes of training: a wrong guess shows in the first second."""
+    import numpy as np
+
     from motionkit import anatomy
+    from motionkit.features import travel_headings
 
     enc, sk, cfg = model.enc, model.enc.skeleton, model.config
     unit, _ = anatomy.guess_units(enc.height)
     scores = anatomy.contact_scores(motion.resampled(enc.fps), enc.height)
     left_out = len(sk) - len(enc.joints)
+    psi = travel_headings(motion.resampled(enc.fps), enc)
 
     def listed(idx, most=8):
         names = [sk.names[j] for j in idx]
@@ -255,7 +260,10 @@ def _describe(model, motion, clip, device="cpu"):
         + (f"; it stands on {sk.up.upper()} in the file: held +Y up, samples written back as the file had it"
            if sk.up != "y" else ""),
         f"travel     {sk.names[enc.travel]} carries the character; its heading "
-        + ("a turning rate, its velocity in the heading's frame" if enc.heading else "and velocity in the world frame"),
+        + ("a turning rate, its velocity in the heading's frame" if enc.heading else "and velocity in the world frame")
+        + ("" if heading_asked else f" (it turns {np.degrees(abs(psi[-1] - psi[0])):.0f}° net of "
+           f"{np.degrees(np.abs(np.diff(psi)).sum()):.0f}°: " + ("steadily one way" if enc.heading else "not steadily "
+           "one way through a full turn") + "; --heading rate|world overrides)"),
         f"modelled   {len(enc.joints)} joints: {listed(enc.joints)} ({left_out} left out: still, digits, above)",
         "contacts   " + (", ".join(f"{sk.names[j]} ({100 * scores.get(j, 0):.0f} % of frames standing)"
                                    for j in enc.contacts) or "none found (no foot locking; --contacts names them)"),

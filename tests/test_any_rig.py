@@ -312,3 +312,22 @@ def test_resume_reads_the_clip_as_the_first_run_did(tmp_path, monkeypatch):
         train_clip(str(src), str(path), options, resume=True, quiet=True)
     assert seen["model"].config.precision == "float32"
     assert np.allclose(seen["x"].numpy(), model.encode(held.resampled(30)).numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(FEET))
+def test_the_heading_is_a_turning_rate_where_the_clip_turns_steadily(name):
+    """`train`'s default (--heading auto) decides from the motion: a turning rate where the clip turns one way
+    through a full turn (the walk in a circle), the world frame where it turns to and fro or hardly at all — the same
+    on a game rig, and the same clip spun steadily through two more turns becomes a steady turner."""
+    from motionkit.edit import turned
+
+    m = read_motions(str(clip(name)))[0].resampled(30)
+    decided = feat.make_encoding(m, heading=None).heading
+    assert decided == (name == "Joe_Walk-In-Circle")
+    assert feat.make_encoding(rebuilt(m, "game_rig")[0], heading=None).heading == decided
+    if name != "Joe_Salsa-Dancing-6":  # (its own turning, to and fro, outweighs two turns more)
+        enc = feat.make_encoding(m)
+        psi = feat.travel_headings(m, enc)
+        way = 1.0 if psi[-1] >= psi[0] else -1.0
+        spun = turned(m, enc, way * np.linspace(0.0, 4 * np.pi, m.frames))
+        assert feat.make_encoding(spun, heading=None).heading

@@ -108,7 +108,7 @@ def test_steadying_the_heading_leaves_a_clip_and_removes_a_wobble():
     shaky = m.replace(rotations=r)
 
     def turning(x):  # mean heading change per frame
-        return np.abs(np.diff(edit.travel_headings(x, enc))).mean()
+        return np.abs(np.diff(feat.travel_headings(x, enc))).mean()
 
     assert turning(shaky) > 2 * turning(m)
     assert turning(edit.steady_heading(shaky, enc)) < 1.1 * turning(m)

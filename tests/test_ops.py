@@ -6,7 +6,7 @@ from conftest import clip, require_clients, run_cli
 from gltf_validator import validate, validator_dir
 
 from motionkit import modelfile, placement
-from motionkit.edit import travel_headings
+from motionkit.features import travel_headings
 from motionkit.model import Config, Model
 from motionkit.train import fit
 from motionkit.files import read_motions
