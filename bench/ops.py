@@ -103,6 +103,13 @@ def main():
              "forward pass (float32)": lambda: edit.synthesize(model, 50, frames, g)}
     parts = {}
     steps["decode 50 samples"] = lambda: parts.__setitem__("ms", edit.to_motions(model, parts["x"], 30.0, 600))
+
+    def decode_in_two_threads():  # as the crowd splits its finishing (edit.sample_with_world)
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(2) as pool:
+            return list(pool.map(lambda x: edit.to_motions(model, x, 30.0, 600), torch.tensor_split(parts["x"], 2)))
+
+    steps["decode 50 samples, in two threads"] = decode_in_two_threads
     steps["forward kinematics, 50 samples"] = lambda: parts.__setitem__("w", world_transforms_many(parts["ms"]))
     steps["forward kinematics and foot clean-up, 50 samples"] = lambda: parts.__setitem__("fixed", [
         fix_feet_world(m, world=w, in_place=True) for m, w in zip(parts["ms"], world_transforms_many(parts["ms"]))])
