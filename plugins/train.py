@@ -176,7 +176,8 @@ def train_clip(clip, output, options: dict, resume: bool = False, quiet: bool = 
             if not quiet:
                 click.echo(f"starting from {o['init']}: {copied} of {model.n_stages} stages' generators", err=True)
         if not quiet:
-            _describe(model, motion, clip, dev, heading_asked=o["heading"] not in (None, "auto") or base is not None)
+            _describe(model, motion, clip, dev, heading_from="init" if base is not None else
+                      "option" if o["heading"] not in (None, "auto") else "clip")
     clip_x = model.encode(motion)
     n_levels = len(model.levels)
     started = time.time()
@@ -237,7 +238,7 @@ def train_clip(clip, output, options: dict, resume: bool = False, quiet: bool = 
                    for level, rows in history.items()}
 
 
-def _describe(model, motion, clip, device="cpu", heading_asked=False):
+def _describe(model, motion, clip, device="cpu", heading_from="clip"):
     """What motionkit read in the clip, before the minutes of training: a wrong guess shows in the first second."""
     import numpy as np
 
@@ -261,9 +262,11 @@ def _describe(model, motion, clip, device="cpu", heading_asked=False):
            if sk.up != "y" else ""),
         f"travel     {sk.names[enc.travel]} carries the character; its heading "
         + ("a turning rate, its velocity in the heading's frame" if enc.heading else "and velocity in the world frame")
-        + ("" if heading_asked else f" (it turns {np.degrees(abs(psi[-1] - psi[0])):.0f}° net of "
-           f"{np.degrees(np.abs(np.diff(psi)).sum()):.0f}°: " + ("steadily one way" if enc.heading else "not steadily "
-           "one way through a full turn") + "; --heading rate|world overrides)"),
+        + {"option": "", "init": " (as the --init model encodes it)",
+           "clip": f" (it turns {np.degrees(abs(psi[-1] - psi[0])):.0f}° net of "
+                   f"{np.degrees(np.abs(np.diff(psi)).sum()):.0f}°: " + ("steadily one way" if enc.heading else
+                                                                        "not steadily one way through a full turn")
+                   + "; --heading rate|world overrides)"}[heading_from],
         f"modelled   {len(enc.joints)} joints: {listed(enc.joints)} ({left_out} left out: still, digits, above)",
         "contacts   " + (", ".join(f"{sk.names[j]} ({100 * scores.get(j, 0):.0f} % of frames standing)"
                                    for j in enc.contacts) or "none found (no foot locking; --contacts names them)"),
