@@ -202,10 +202,7 @@ def steady_heading(m: Motion, enc: feat.Encoding, sigma: float = HEADING_SIGMA) 
     if sigma <= 0 or m.frames < 3:
         return m
     psi = feat.travel_headings(m, enc)
-    r = int(np.ceil(3 * sigma))
-    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
-    smooth = np.convolve(np.pad(psi, r, mode="edge"), k / k.sum(), mode="valid")
-    return m.replace(rotations=_travel_turned(m, enc, smooth - psi))
+    return m.replace(rotations=_travel_turned(m, enc, feat.smoothed(psi, sigma) - psi))
 
 
 def to_motions(model: Model, x: torch.Tensor, fps: float, frames: int) -> list[Motion]:

@@ -122,15 +122,33 @@ class Encoding:
                    d.get("heading") is True)  # files written before the heading: world
 
 
-STEADY_RANGE = np.radians(330.0)  # a clip whose heading spans this much (it faces nearly every way) ...
+STEADY_RANGE = float(np.radians(330.0))  # a clip whose heading spans this much (it faces nearly every way) ...
 STEADY_SHARE = 0.75  # ... and whose net turn is at least this share of all its turning, turns steadily
 STEADY_SWAY = 1 / 6  # seconds: the Gaussian that takes a gait's sway out of the heading before its turning is summed
+
+
+def smoothed(x: np.ndarray, sigma: float) -> np.ndarray:
+    """``x`` (T,) convolved with a Gaussian of ``sigma`` samples, its ends held (edge-padded): the same length."""
+    if sigma <= 0:
+        return np.asarray(x, dtype=np.float64)
+    r = int(np.ceil(3 * sigma))
+    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
+    return np.convolve(np.pad(x, r, mode="edge"), k / k.sum(), mode="valid")
+
+
+def turning(psi: np.ndarray, fps: float = 30.0) -> tuple[float, float, float]:
+    """(span, net turn, total turning) of an unwrapped heading (T,) at ``fps``, in radians; the total is summed
+    after the hips' sway with each step is smoothed out (``STEADY_SWAY``)."""
+    if len(psi) < 2:
+        return 0.0, 0.0, 0.0
+    smooth = smoothed(psi, STEADY_SWAY * fps)
+    return float(np.ptp(psi)), float(smooth[-1] - smooth[0]), float(np.abs(np.diff(smooth)).sum())
 
 
 def turns_steadily(psi: np.ndarray, fps: float = 30.0) -> bool:
     """Does an unwrapped heading (T,) at ``fps`` turn steadily: face nearly every direction over the clip, turning
     mostly one way (a walk in a circle, a spin), rather than to and fro (a dance that turns back and forth, however
-    far)? The turning is summed after the hips' sway with each step is smoothed out (``STEADY_SWAY``).
+    far)? Read from ``turning``.
 
     Where it does, GANimator's world frame fails it: the facing takes every direction, the coarse stage blends
     opposite ones, the hips' 6D collapses and the samples spin. Joe_Walk-In-Circle (a net 360° and a span of 362°;
@@ -139,14 +157,8 @@ def turns_steadily(psi: np.ndarray, fps: float = 30.0) -> bool:
     rate 1.25x, none, 0.98 and 1.05, coverage 1.000 both. Salsa spins twice, but to and fro (0.57 of its turning
     one way): the world frame covers 0.994 against the rate's 0.922 (BENCHMARKS.md). Every other shared clip spans
     147° or less (the baseball idle; Gangnam 39°, the crab 64°)."""
-    if len(psi) < 2 or float(np.ptp(psi)) < STEADY_RANGE:
-        return False
-    sigma = STEADY_SWAY * fps
-    r = int(np.ceil(3 * sigma))
-    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
-    smooth = np.convolve(np.pad(psi, r, mode="edge"), k / k.sum(), mode="valid")
-    total = float(np.abs(np.diff(smooth)).sum())
-    return abs(float(smooth[-1] - smooth[0])) >= STEADY_SHARE * total
+    span, net, total = turning(psi, fps)
+    return bool(span >= STEADY_RANGE and abs(net) >= STEADY_SHARE * total)
 
 
 def make_encoding(motion: Motion, fps: float = 30.0, joints: list[str] | None = None,

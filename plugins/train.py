@@ -243,13 +243,13 @@ def _describe(model, motion, clip, device="cpu", heading_from="clip"):
     import numpy as np
 
     from motionkit import anatomy
-    from motionkit.features import travel_headings
+    from motionkit.features import travel_headings, turning
 
     enc, sk, cfg = model.enc, model.enc.skeleton, model.config
     unit, _ = anatomy.guess_units(enc.height)
     scores = anatomy.contact_scores(motion.resampled(enc.fps), enc.height)
     left_out = len(sk) - len(enc.joints)
-    psi = travel_headings(motion.resampled(enc.fps), enc)
+    span, net, total = turning(travel_headings(motion.resampled(enc.fps), enc), enc.fps)
 
     def listed(idx, most=8):
         names = [sk.names[j] for j in idx]
@@ -263,9 +263,9 @@ def _describe(model, motion, clip, device="cpu", heading_from="clip"):
         f"travel     {sk.names[enc.travel]} carries the character; its heading "
         + ("a turning rate, its velocity in the heading's frame" if enc.heading else "and velocity in the world frame")
         + {"option": "", "init": " (as the --init model encodes it)",
-           "clip": f" (it turns {np.degrees(abs(psi[-1] - psi[0])):.0f}° net of "
-                   f"{np.degrees(np.abs(np.diff(psi)).sum()):.0f}°: " + ("steadily one way" if enc.heading else
-                                                                        "not steadily one way through a full turn")
+           "clip": f" (it spans {np.degrees(span):.0f}°, turning {np.degrees(abs(net)):.0f}° net of "
+                   f"{np.degrees(total):.0f}°: " + ("steadily one way" if enc.heading else
+                                                    "not steadily one way through a full turn")
                    + "; --heading rate|world overrides)"}[heading_from],
         f"modelled   {len(enc.joints)} joints: {listed(enc.joints)} ({left_out} left out: still, digits, above)",
         "contacts   " + (", ".join(f"{sk.names[j]} ({100 * scores.get(j, 0):.0f} % of frames standing)"

@@ -331,3 +331,11 @@ def test_the_heading_is_a_turning_rate_where_the_clip_turns_steadily(name):
         way = 1.0 if psi[-1] >= psi[0] else -1.0
         spun = turned(m, enc, way * np.linspace(0.0, 4 * np.pi, m.frames))
         assert feat.make_encoding(spun, heading=None).heading
+
+
+def test_the_heading_decision_is_a_plain_bool_a_model_file_can_hold():
+    """The decision lands in the model's config and the file's JSON header: a Python bool, never numpy's."""
+    m = read_motions(str(clip("Xia_normal")))[0]
+    for psi in (feat.travel_headings(m, feat.make_encoding(m)), np.linspace(0.0, 4 * np.pi, 90)):
+        assert type(feat.turns_steadily(psi)) is bool
+    assert type(feat.make_encoding(m, heading=None).heading) is bool

@@ -463,7 +463,7 @@ def test_warm_start_from_a_model_of_the_same_rig(tmp_path):
     assert b"its heading and velocity in the world frame (as the --init model encodes it)" in said
     said = run_cli("train", clip("Xia_proud"), "-o", tmp_path / "cold.mkm", "--iterations", "1", "--no-plots",
                    cwd=tmp_path).stderr
-    assert b"in the world frame (it turns " in said and b"not steadily one way through a full turn" in said
+    assert b"in the world frame (it spans " in said and b"not steadily one way through a full turn" in said
     base, warm, cold = (modelfile.loads((tmp_path / f"{n}.mkm").read_bytes()) for n in ("normal", "warm", "cold"))
     assert warm.enc.joints == base.enc.joints and warm.enc.contacts == base.enc.contacts
     assert warm.provenance["init"]["model"] == "normal.mkm"
