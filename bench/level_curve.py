@@ -26,7 +26,7 @@ from motionkit.metrics import evaluate  # noqa: E402
 from motionkit.model import Config, Model, resize  # noqa: E402
 from motionkit.train import fit  # noqa: E402
 
-LISTS = {"iterations": int, "lambda_adv": float, "lambda_rec": float}
+LISTS = {"iterations": int, "lambda_adv": float, "lambda_rec": float, "lambda_cover": float}
 INTS = {"batch", "d_steps", "transfer_layers", "seed", "window", "gp_every"}
 FLOATS = {"pyramid_ratio", "pyramid_scale", "lr", "stretch"}
 

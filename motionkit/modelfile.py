@@ -89,6 +89,7 @@ def _check_training(config, bad) -> None:
               "seed": number(config.seed, -2 ** 63, 2 ** 63 - 1, True),
               "iterations": numbers(config.iterations, 0, 10 ** 7, True),
               "lambda_adv": numbers(config.lambda_adv, 0, 1e6), "lambda_rec": numbers(config.lambda_rec, 0, 1e6),
+              "lambda_cover": numbers(config.lambda_cover, 0, 1e6),
               "lambda_contact": number(config.lambda_contact, 0, 1e6), "lambda_gp": number(config.lambda_gp, 0, 1e6),
               "lr": number(config.lr, 1e-12, 1.0), "stretch": number(config.stretch, 1.0, 100.0)}
     for name, ok in checks.items():
@@ -136,7 +137,7 @@ def loads(data: bytes, source: str = "model"):
         raise MotionkitError(f"malformed model file: {what}", source)
 
     try:
-        config = Config(**{"noise": "full", "stretch": 1.0, "heading": False,  # older files: what they did
+        config = Config(**{"noise": "full", "stretch": 1.0, "heading": False, "lambda_cover": [0.0],  # older files: what they did
                            **header["config"]})
         enc = feat.Encoding.from_dict(header["encoding"])
         lengths, amplitudes, trained = header["lengths"], header["amplitudes"], header["trained_levels"]

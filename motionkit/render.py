@@ -219,10 +219,14 @@ def plot_losses(history: dict, out: str):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = list(next(iter(history.values()))[0][1].keys()) if history else []
+    keys = list(dict.fromkeys(k for rows in history.values() for _, losses in rows for k in losses))  # a loss
+    # may be some levels' only (the coverage loss: the coarse level's)
     fig, axes = plt.subplots(1, max(1, len(keys)), figsize=(3.2 * max(1, len(keys)), 2.8), dpi=100, squeeze=False)
     for a, key in zip(axes[0], keys):
         for level, rows in sorted(history.items()):
+            rows = [(it, losses) for it, losses in rows if key in losses]
+            if not rows:
+                continue
             its = [it for it, _ in rows]
             vals = [losses[key] for _, losses in rows]
             a.plot(its, vals, label=f"level {level + 1}", linewidth=1)

@@ -23,6 +23,7 @@ def _floats(text):
 
 
 TRAINING_OPTIONS = ("preset", "iterations", "batch", "d_steps", "lambda_adv", "lambda_rec", "lambda_contact",
+                    "lambda_cover",
                     "transfer_layers",
                     "window", "gp_every", "noise", "seed", "fps", "frames", "joints", "contacts", "device", "plots",
                     "init", "stretch", "precision", "heading", "up")
@@ -42,6 +43,9 @@ def register_commands(cli):
     @click.option("--lambda-rec", default=None, help="Per-level reconstruction weights, comma-separated.")
     @click.option("--lambda-contact", type=click.FloatRange(min=0.0), default=None,
                   help="Weight of the foot-contact loss (tip speed where a foot is labelled down).")
+    @click.option("--lambda-cover", default=None,
+                  help="Per-level weights of the coverage loss (every window of the clip near some window of each "
+                       "sample), comma-separated; used where a level trains on the whole clip.")
     @click.option("--transfer-layers", type=int, default=None, help="Early generator layers copied across levels (0: off).")
     @click.option("--window", type=click.IntRange(min=0), default=None,
                   help="Train each level on random windows this many frames long at its last stage (0: whole clip).")
@@ -133,7 +137,7 @@ def train_clip(clip, output, options: dict, resume: bool = False, quiet: bool = 
         fps = o["fps"] or 30.0
         cfg = Config.from_preset(o["preset"] or "fast", iterations=its, batch=o["batch"], d_steps=o["d_steps"],
                                  lambda_adv=_floats(o["lambda_adv"]), lambda_rec=_floats(o["lambda_rec"]),
-                                 lambda_contact=o["lambda_contact"],
+                                 lambda_contact=o["lambda_contact"], lambda_cover=_floats(o["lambda_cover"]),
                                  transfer_layers=o["transfer_layers"], window=o["window"], gp_every=o["gp_every"],
                                  noise=o["noise"], seed=o["seed"] or 0, fps=fps, precision=o["precision"],
                                  heading=None if o["heading"] in (None, "auto") else o["heading"] == "rate",

@@ -656,3 +656,80 @@ def test_a_foot_sliding_at_the_contact_threshold_is_pulled_as_hard_as_one_slidin
     assert slow[0] == pytest.approx(0.01 * torch.sigmoid(torch.tensor(6.0)).item(), rel=1e-3)
     assert fast[0] == pytest.approx(10 * slow[0], rel=1e-3)
     assert slow[1] == pytest.approx(fast[1], rel=1e-3) and slow[1] > 0.9
+
+
+def _uncovered(sample: torch.Tensor, real: torch.Tensor, scale: torch.Tensor, width: int, eps: float) -> np.ndarray:
+    """Oracle for the coverage loss, with ``metrics``' own window arithmetic: each of the clip's windows' distance
+    to its nearest window of the sample, less ``eps`` where positive."""
+    from motionkit.metrics import window_means
+
+    c = scale.shape[0]
+    a = (sample[0, :c] * scale).T.double().numpy()
+    r = (real[0, :c] * scale).T.double().numpy()
+    d = np.linalg.norm(r[:, None] - a[None], axis=-1)
+    return np.maximum(window_means(d, width).min(axis=1) - eps, 0)
+
+
+def test_the_coverage_loss_pulls_a_sample_toward_the_sections_it_leaves_out():
+    """The coverage loss on Gangnam's coarse stage: zero for the clip itself and for the clip played in another
+    order (every window is still there); for a sample that plays the first two thirds and repeats its start in place
+    of the last third, it is the mean reach of the windows left out (metrics' window arithmetic as the oracle), and
+    its gradient moves only the frames nearest those windows — the sections already covered stay free."""
+    from motionkit.train import COVER_EPS, cover_loss
+
+    m = read_motions(str(clip("Malcolm_Gangnam-Style")))[0]
+    model = Model.from_clip(m, Config.from_preset("fast"))
+    real = resize(model.encode(m), model.lengths[1])
+    scale = torch.tensor(model.enc.std[:6 * len(model.enc.joints)], dtype=torch.float32)[:, None]
+    n, w = real.shape[-1], 8
+    assert cover_loss(real, real, scale, w, COVER_EPS) == 0
+    rolled = torch.roll(real, n // 2, dims=-1)  # the clip's two halves swapped: every window is there but those
+    seam = n - n // 2  # across the cut between them
+    reach = _uncovered(rolled, real, scale, w, COVER_EPS)
+    straddle = (np.arange(len(reach)) < seam) & (np.arange(len(reach)) + w > seam)
+    assert (reach[~straddle] == 0).all() and reach[straddle].any()
+    assert float(cover_loss(rolled, real, scale, w, COVER_EPS)) == pytest.approx(reach.mean(), rel=1e-4)
+    third = n // 3
+    dropped = real.clone()
+    dropped[..., n - third:] = real[..., :third]  # the last section never played
+    dropped.requires_grad_(True)
+    loss = cover_loss(dropped, real, scale, w, COVER_EPS)
+    oracle = _uncovered(dropped.detach(), real, scale, w, COVER_EPS)
+    assert float(loss.detach()) == pytest.approx(oracle.mean(), rel=1e-4) and oracle.mean() > 0.05
+    assert (oracle[: n - third - w] == 0).all() and (oracle[n - third:] > 0).mean() > 0.5  # the end is what is missing
+    loss.backward()
+    moved = dropped.grad.abs().sum(1)[0]
+    assert float(moved[w:n - third - 2 * w].abs().sum()) < 0.05 * float(moved.sum())  # the middle stays free
+    # and following the gradient covers the missing windows
+    x = dropped.detach().clone().requires_grad_(True)
+    opt = torch.optim.Adam([x], lr=0.1)
+    losses = []
+    for _ in range(200):
+        opt.zero_grad()
+        losses.append(cover_loss(x, real, scale, w, COVER_EPS))
+        losses[-1].backward()
+        opt.step()
+    assert float(losses[-1].detach()) < 0.1 * float(losses[0].detach())
+    assert _uncovered(x.detach(), real, scale, w, COVER_EPS).mean() < 0.1 * oracle.mean()
+
+
+def test_the_coverage_loss_is_a_setting_of_the_coarse_level_and_of_the_model_file():
+    """``fast`` weighs the coverage loss at the coarse level only; the paper's and GANimator's presets do not use
+    it, and a model file written before it existed trains on as it was trained (no coverage loss)."""
+    import io
+
+    assert Config.from_preset("fast").lambda_cover[0] > 0 and not any(Config.from_preset("fast").lambda_cover[1:])
+    assert not any(Config.from_preset("paper").lambda_cover) and not any(Config.from_preset("ganimator").lambda_cover)
+    m, model, x = tiny(iterations=[4, 1, 1, 1])
+    seen = []
+    fit(model, x, progress=lambda level, it, total, losses: seen.append((level, "cover" in losses)))
+    assert {lv for lv, has in seen if has} == {0}  # the coarse level, not the windowed or finer ones
+    again = modelfile.loads(modelfile.dumps(model))
+    assert again.config.lambda_cover == model.config.lambda_cover
+    arrays = dict(np.load(io.BytesIO(modelfile.dumps(model)), allow_pickle=False))
+    header = json.loads(bytes(arrays["header"]).decode())
+    del header["config"]["lambda_cover"]
+    arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    assert modelfile.loads(buf.getvalue()).config.lambda_cover == [0.0]
