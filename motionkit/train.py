@@ -150,6 +150,16 @@ def cover_loss(fake: torch.Tensor, real: torch.Tensor, scale: torch.Tensor, widt
     return F.relu(windows.amin(dim=2) - eps).mean()
 
 
+def cover_weights(model: Model) -> list[float]:
+    """The coverage loss's weight at each level: the configured one where the level trains on the whole clip (its
+    last stage no longer than the window), 0 where it trains on windows — a window cannot hold every section."""
+    cfg, out = model.config, []
+    for li, stages in enumerate(model.levels):
+        windowed = cfg.window and cfg.window < model.lengths[stages[-1]]
+        out.append(0.0 if windowed else float(cfg.lambda_cover[min(li, len(cfg.lambda_cover) - 1)]))
+    return out
+
+
 def gradient_penalty(d: gan.Discriminator, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     alpha = torch.rand(real.shape[0], 1, 1, device=real.device)
     mix = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
@@ -199,7 +209,7 @@ def fit(model: Model, clip: torch.Tensor, device: str = "cpu", progress=None, ch
         with torch.no_grad():  # the frozen levels' reconstruction path is fixed
             rec_in = _run(model, range(stages[0]), z_star, reals, noise=False)
         windowed = cfg.window and cfg.window < model.lengths[stages[-1]]
-        lam_cover = cfg.lambda_cover[min(li, len(cfg.lambda_cover) - 1)] if not windowed else 0.0
+        lam_cover = cover_weights(model)[li]
         if lam_cover:
             from .metrics import COVERAGE_WINDOW
             scale = torch.tensor(model.enc.std[:6 * len(model.enc.joints)], dtype=torch.float32, device=device)[:, None]

@@ -248,6 +248,7 @@ def _describe(model, motion, clip, device="cpu", heading_from="clip"):
 
     from motionkit import anatomy
     from motionkit.features import travel_headings, turning
+    from motionkit.train import cover_weights
 
     enc, sk, cfg = model.enc, model.enc.skeleton, model.config
     unit, _ = anatomy.guess_units(enc.height)
@@ -284,6 +285,7 @@ def _describe(model, motion, clip, device="cpu", heading_from="clip"):
         f"{' / '.join(map(str, cfg.iterations))} iterations per level"
         + (f" (up to {cfg.stretch:g}x where samples still cover more of the clip, 3/4 where they cover 0.98 by then)"
            if cfg.stretch > 1 else "")
+        + "".join(f"; coverage loss {w:g} at level {li + 1}" for li, w in enumerate(cover_weights(model)) if w)
         + f"; {model.provenance.get('precision', 'float32')} on {device}",
     ]
     for line in lines:

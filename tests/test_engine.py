@@ -714,12 +714,18 @@ def test_the_coverage_loss_pulls_a_sample_toward_the_sections_it_leaves_out():
 
 
 def test_the_coverage_loss_is_a_setting_of_the_coarse_level_and_of_the_model_file():
-    """``fast`` weighs the coverage loss at the coarse level only; the paper's and GANimator's presets do not use
-    it, and a model file written before it existed trains on as it was trained (no coverage loss)."""
+    """``fast`` weighs the coverage loss at the coarse level only, and only where that level trains on the whole
+    clip (Gangnam's 98-frame coarse stage, not Salsa's 172 on 160-frame windows); the paper's and GANimator's
+    presets do not use it, and a model file written before it existed trains on as it was trained (none)."""
     import io
+
+    from motionkit.train import cover_weights
 
     assert Config.from_preset("fast").lambda_cover[0] > 0 and not any(Config.from_preset("fast").lambda_cover[1:])
     assert not any(Config.from_preset("paper").lambda_cover) and not any(Config.from_preset("ganimator").lambda_cover)
+    for name, weights in (("Malcolm_Gangnam-Style", [5.0, 0, 0, 0]), ("Joe_Salsa-Dancing-6", [0.0] * 4)):
+        m = read_motions(str(clip(name)))[0]
+        assert cover_weights(Model.from_clip(m, Config.from_preset("fast"))) == weights, name
     m, model, x = tiny(iterations=[4, 1, 1, 1])
     seen = []
     fit(model, x, progress=lambda level, it, total, losses: seen.append((level, "cover" in losses)))
