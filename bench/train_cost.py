@@ -3,7 +3,7 @@ total for each preset's iteration budget. Slow (a few minutes): run by hand.
 
     python bench/train_cost.py [--iterations 4] [--presets ganimator,fast,paper] [--window N] [--gp-every N]
                                [--batch N] [--threads 2] [--clip PATH] [--precision auto|float32|bfloat16]
-                               [--adam fused|loop]
+                               [--adam fused|loop] [--lambda-cover 5,0,0,0]
 
 Budgets are fixed (no stretch: the coverage checks a stretching level makes are not an iteration's cost).
 """
@@ -35,6 +35,8 @@ def main():
     ap.add_argument("--adam", choices=["fused", "loop"], default="fused",
                     help="The optimiser's update: one fused kernel (train's, since stop 30) or torch's per-tensor "
                          "loop (before).")
+    ap.add_argument("--lambda-cover", default=None,
+                    help="Per-level weights of the coverage loss, comma-separated (default: the preset's).")
     args = ap.parse_args()
     if args.adam == "loop":
         from motionkit import train
@@ -46,7 +48,9 @@ def main():
         budget = PRESETS[preset]["iterations"]
         cfg = Config.from_preset(preset, iterations=[args.iterations] * 4, window=args.window,
                                  gp_every=args.gp_every, batch=args.batch, stretch=1.0,
-                                 precision=args.precision)
+                                 precision=args.precision,
+                                 lambda_cover=[float(v) for v in args.lambda_cover.split(",")] if args.lambda_cover
+                                 else None)
         model = Model.from_clip(motion, cfg)
         clip = model.encode(motion)
         model.clip = None  # nor the calibration after the last level
@@ -60,7 +64,7 @@ def main():
 
         fit(model, clip, progress=progress)
         total_h = sum(c * n for c, n in zip(costs, budget)) / 3600
-        knobs = f", {precision(cfg.precision)}".replace("torch.", "") + f", Adam {args.adam}" + f", window {cfg.window}" * bool(cfg.window) + f", GP every {cfg.gp_every}" * (cfg.gp_every > 1)
+        knobs = f", {precision(cfg.precision)}".replace("torch.", "") + f", Adam {args.adam}" + f", window {cfg.window}" * bool(cfg.window) + f", GP every {cfg.gp_every}" * (cfg.gp_every > 1) + f", coverage loss {cfg.lambda_cover}" * any(cfg.lambda_cover)
         print(f"{preset:<10} batch {cfg.batch:>2}, {cfg.d_steps} critic steps{knobs}: s/iteration per level "
               f"{' / '.join(f'{c:.2f}' for c in costs)}; budget {budget} ⇒ {total_h:.1f} h", flush=True)
 
