@@ -2,9 +2,10 @@
 
 Levels are trained one after the other, earlier levels frozen. Each iteration: ``d_steps`` WGAN-GP critic
 steps, then one generator step with the adversarial loss, the L1 reconstruction through the fixed code z*, the
-foot-contact loss, and (motionkit's, not the paper's) at a level trained on the whole clip the coverage loss. The paper's recipe: a mini-batch of B copies of the clip with independent noise, per-level
-weights λadv/λrec, and cross-level transfer (before a level starts, the early layers of each generator are copied
-from the same position in the previous level: G_j ← G_{j−2}).
+foot-contact loss, and (motionkit's, not the paper's) at a level trained on the whole clip the coverage loss. The
+paper's recipe: a mini-batch of B copies of the clip with independent noise, per-level weights λadv/λrec, and
+cross-level transfer (before a level starts, the early layers of each generator are copied from the same position
+in the previous level: G_j ← G_{j−2}).
 """
 from __future__ import annotations
 
@@ -153,11 +154,13 @@ def cover_loss(fake: torch.Tensor, real: torch.Tensor, scale: torch.Tensor, widt
 def cover_weights(model: Model) -> list[float]:
     """The coverage loss's weight at each level: the configured one where the level trains on the whole clip (its
     last stage no longer than the window), 0 where it trains on windows — a window cannot hold every section."""
-    cfg, out = model.config, []
-    for li, stages in enumerate(model.levels):
-        windowed = cfg.window and cfg.window < model.lengths[stages[-1]]
-        out.append(0.0 if windowed else float(cfg.lambda_cover[min(li, len(cfg.lambda_cover) - 1)]))
-    return out
+    w = model.config.lambda_cover
+    return [0.0 if _windowed(model, stages) else float(w[min(li, len(w) - 1)]) for li, stages in enumerate(model.levels)]
+
+
+def _windowed(model: Model, stages) -> bool:
+    """Whether a level trains on windows: its last stage is longer than the configured window."""
+    return bool(model.config.window and model.config.window < model.lengths[stages[-1]])
 
 
 def gradient_penalty(d: gan.Discriminator, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -208,7 +211,7 @@ def fit(model: Model, clip: torch.Tensor, device: str = "cpu", progress=None, ch
         b = cfg.batch
         with torch.no_grad():  # the frozen levels' reconstruction path is fixed
             rec_in = _run(model, range(stages[0]), z_star, reals, noise=False)
-        windowed = cfg.window and cfg.window < model.lengths[stages[-1]]
+        windowed = _windowed(model, stages)
         lam_cover = cover_weights(model)[li]
         if lam_cover:
             from .metrics import COVERAGE_WINDOW
