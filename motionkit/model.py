@@ -34,7 +34,8 @@ PRESETS = {
     # of the clip at its budget trains on, up to twice it (Gangnam's and the crab's coarse levels need ~1.5-1.75x),
     # and one whose samples already cover 0.98 of the clip at three quarters of its budget ends there (``train.Probe``).
     # The coarse level also weighs the coverage loss (``train.cover_loss``: every window of the clip near some window
-    # of each sample), where it trains on the whole clip: Gangnam 0.955 / 0.959 at seeds 0 / 1 against 0.866 / 0.811.
+    # of each sample; on a whole-length pass every few iterations where the level trains on windows): Gangnam 0.955 /
+    # 0.959 at seeds 0 / 1 against 0.866 / 0.811.
     "fast": dict(batch=2, iterations=[1200, 600, 300, 200], lambda_adv=[5.0, 5.0, 2.5, 1.0],
                  lambda_rec=[10.0, 75.0, 100.0, 100.0], transfer_layers=2, d_steps=2, window=160, gp_every=4,
                  stretch=2.0, lambda_cover=[5.0, 0.0, 0.0, 0.0]),
@@ -53,8 +54,8 @@ class Config:
     lambda_gp: float = 1.0
     gp_every: int = PRESETS["fast"]["gp_every"]  # the gradient penalty on every gp_every-th critic step, scaled
     lambda_contact: float = 5.0
-    lambda_cover: list = field(default_factory=lambda: list(PRESETS["fast"]["lambda_cover"]))  # per level, on
-    # levels trained on the whole clip: the coverage loss (``train.cover_loss``)
+    lambda_cover: list = field(default_factory=lambda: list(PRESETS["fast"]["lambda_cover"]))  # per level: the
+    # coverage loss (``train.cover_loss``; lazily on a whole-length pass where a level trains on windows)
     transfer_layers: int = PRESETS["fast"]["transfer_layers"]
     d_steps: int = PRESETS["fast"]["d_steps"]
     noise: str = "frame"  # "frame": one value per frame shared by all channels (GANimator's default); "full"

@@ -2,7 +2,7 @@
 
 Levels are trained one after the other, earlier levels frozen. Each iteration: ``d_steps`` WGAN-GP critic
 steps, then one generator step with the adversarial loss, the L1 reconstruction through the fixed code z*, the
-foot-contact loss, and (motionkit's, not the paper's) at a level trained on the whole clip the coverage loss. The
+foot-contact loss, and (motionkit's, not the paper's) the coverage loss, on the whole length of the level's stages. The
 paper's recipe: a mini-batch of B copies of the clip with independent noise, per-level weights λadv/λrec, and
 cross-level transfer (before a level starts, the early layers of each generator are copied from the same position
 in the previous level: G_j ← G_{j−2}).
@@ -140,22 +140,35 @@ def cover_loss(fake: torch.Tensor, real: torch.Tensor, scale: torch.Tensor, widt
     covering 0.58-0.94 of the clip; 0.815-0.866 in all at ``fast``, under #13's 0.90 at every seed). With this loss
     at the coarse level (weight 5, reach ``COVER_EPS``), Gangnam's coarse level covers 0.957 after 600 iterations
     where it covered 0.634, and the finished models 0.955 and 0.959 at seeds 0 and 1 (BENCHMARKS.md, "Stop 31").
-    It compares whole sequences, so it is used only where a level trains on the whole clip (``fit``)."""
+    It compares whole sequences: a level trained on windows weighs it lazily on a whole-length pass (``cover_every``)."""
     c = scale.shape[0]
     a = (fake[:, :c] * scale).transpose(1, 2)  # (B, T, C6), un-normalised: radians-like 6D
     r = (real[:, :c] * scale).transpose(1, 2).expand(a.shape[0], -1, -1).contiguous()
     d = torch.cdist(r, a)  # (B, T', T): every frame of the clip against every frame of each sample
     w = min(width, d.shape[1], d.shape[2])
-    kernel = torch.eye(w, device=d.device, dtype=d.dtype).div(w).view(1, 1, w, w)
-    windows = F.conv2d(d.unsqueeze(1), kernel).squeeze(1)  # (B, T'-w+1, T-w+1): window-to-window distances
-    return F.relu(windows.amin(dim=2) - eps).mean()
+    n1, n2 = d.shape[1] - w + 1, d.shape[2] - w + 1
+    windows = d[:, :n1, :n2]  # (B, T'-w+1, T-w+1): window-to-window distances, summed along the diagonals — w
+    for k in range(1, w):  # shifted adds, 20x faster than a convolution with an identity kernel (w² products each)
+        windows = windows + d[:, k:k + n1, k:k + n2]
+    return F.relu(windows.amin(dim=2) / w - eps).mean()
 
 
 def cover_weights(model: Model) -> list[float]:
-    """The coverage loss's weight at each level: the configured one where the level trains on the whole clip (its
-    last stage no longer than the window), 0 where it trains on windows — a window cannot hold every section."""
+    """The coverage loss's weight at each level (the configured ones, the last repeated)."""
     w = model.config.lambda_cover
-    return [0.0 if _windowed(model, stages) else float(w[min(li, len(w) - 1)]) for li, stages in enumerate(model.levels)]
+    return [float(w[min(li, len(w) - 1)]) for li in range(len(model.levels))]
+
+
+def cover_every(model: Model, stages) -> int:
+    """How often a level weighs the coverage loss. A window cannot hold every section of the clip, so where a level
+    trains on windows the loss needs a pass of the level's stages over their whole length: every k-th iteration,
+    k the number of windows the last stage holds (rounded up), weighted k times (lazily, as the gradient penalty) —
+    on average that pass costs what a window's does, however long the clip. Salsa's coarse level (172 frames on
+    160-frame windows) had trained without the loss: its warm start from another clip's model covered 0.919
+    (BENCHMARKS.md, "Warm start"). Every iteration where the level trains on the whole clip."""
+    if not _windowed(model, stages):
+        return 1
+    return -(-model.lengths[stages[-1]] // model.config.window)
 
 
 def _windowed(model: Model, stages) -> bool:
@@ -212,7 +225,7 @@ def fit(model: Model, clip: torch.Tensor, device: str = "cpu", progress=None, ch
         with torch.no_grad():  # the frozen levels' reconstruction path is fixed
             rec_in = _run(model, range(stages[0]), z_star, reals, noise=False)
         windowed = _windowed(model, stages)
-        lam_cover = cover_weights(model)[li]
+        lam_cover, every, cov = cover_weights(model)[li], cover_every(model, stages), None
         if lam_cover:
             from .metrics import COVERAGE_WINDOW
             scale = torch.tensor(model.enc.std[:6 * len(model.enc.joints)], dtype=torch.float32, device=device)[:, None]
@@ -256,10 +269,16 @@ def fit(model: Model, clip: torch.Tensor, device: str = "cpu", progress=None, ch
             con = sum(contact_loss(fk, fake.float()) for fake in fakes)  # forward kinematics in float32
             rec = sum(F.l1_loss(r.float(), target) for r, target in zip(recs, targets))
             loss_g = lam_adv * adv + lam_rec * rec + cfg.lambda_contact * con
-            if lam_cover:
-                cov = sum(cover_loss(fake.float(), target, scale, w, COVER_EPS)
-                          for fake, target, w in zip(fakes, targets, cover_width))
-                loss_g = loss_g + lam_cover * cov
+            if lam_cover and it % every == 0:
+                wholes = fakes
+                if windowed:  # the level's stages over their whole length, from the same noise
+                    with amp:
+                        with torch.no_grad():
+                            prev = _run(model, range(stages[0]), z0, reals, noise=True)
+                        wholes = _forward(model, stages, prev, z0, reals, noise=True)
+                cov = sum(cover_loss(fake.float(), reals[s], scale, w, COVER_EPS)
+                          for fake, s, w in zip(wholes, stages, cover_width))
+                loss_g = loss_g + lam_cover * every * cov
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
@@ -271,8 +290,8 @@ def fit(model: Model, clip: torch.Tensor, device: str = "cpu", progress=None, ch
                 # 0-dim tensors, read only where shown: on a GPU each .item() would wait for the step to finish
                 losses = {"d": loss_d.detach(), "adv": adv.detach(), "rec": rec.detach(),
                           "contact": con.detach() if torch.is_tensor(con) else float(con)}
-                if lam_cover:
-                    losses["cover"] = cov.detach()
+                if cov is not None:
+                    losses["cover"] = cov.detach()  # the last one weighed
                 progress(li, it, max(it, total), losses)
         if probe is not None:
             if not isinstance(model.provenance.get("levels"), dict):  # a file's provenance is only ever reported

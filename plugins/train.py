@@ -45,7 +45,8 @@ def register_commands(cli):
                   help="Weight of the foot-contact loss (tip speed where a foot is labelled down).")
     @click.option("--lambda-cover", default=None,
                   help="Per-level weights of the coverage loss (every window of the clip near some window of each "
-                       "sample), comma-separated; used where a level trains on the whole clip.")
+                       "sample), comma-separated; a level trained on windows weighs it every few iterations on a "
+                       "pass over its whole length.")
     @click.option("--transfer-layers", type=int, default=None, help="Early generator layers copied across levels (0: off).")
     @click.option("--window", type=click.IntRange(min=0), default=None,
                   help="Train each level on random windows this many frames long at its last stage (0: whole clip).")
@@ -248,7 +249,7 @@ def _describe(model, motion, clip, device="cpu", heading_from="clip"):
 
     from motionkit import anatomy
     from motionkit.features import travel_headings, turning
-    from motionkit.train import cover_weights
+    from motionkit.train import cover_every, cover_weights
 
     enc, sk, cfg = model.enc, model.enc.skeleton, model.config
     unit, _ = anatomy.guess_units(enc.height)
@@ -285,7 +286,10 @@ def _describe(model, motion, clip, device="cpu", heading_from="clip"):
         f"{' / '.join(map(str, cfg.iterations))} iterations per level"
         + (f" (up to {cfg.stretch:g}x where samples still cover more of the clip, 3/4 where they cover 0.98 by then)"
            if cfg.stretch > 1 else "")
-        + "".join(f"; coverage loss {w:g} at level {li + 1}" for li, w in enumerate(cover_weights(model)) if w)
+        + "".join(f"; coverage loss {w:g} at level {li + 1}"
+                  + (f" (every {k} iterations, over the whole length)" if (k := cover_every(model, model.levels[li])) > 1
+                     else "")
+                  for li, w in enumerate(cover_weights(model)) if w)
         + f"; {model.provenance.get('precision', 'float32')} on {device}",
     ]
     for line in lines:

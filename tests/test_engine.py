@@ -716,23 +716,36 @@ def test_the_coverage_loss_pulls_a_sample_toward_the_sections_it_leaves_out():
     assert _uncovered(x.detach(), real, scale, w, COVER_EPS).mean() < 0.1 * oracle.mean()
 
 
-def test_the_coverage_loss_is_a_setting_of_the_coarse_level_and_of_the_model_file():
-    """``fast`` weighs the coverage loss at the coarse level only, and only where that level trains on the whole
-    clip (Gangnam's 98-frame coarse stage, not Salsa's 172 on 160-frame windows); the paper's and GANimator's
-    presets do not use it, and a model file written before it existed trains on as it was trained (none)."""
+def test_the_coverage_loss_is_a_setting_of_the_coarse_level_and_of_the_model_file(monkeypatch):
+    """``fast`` weighs the coverage loss at the coarse level only: every iteration where that level trains on the whole
+    clip (Gangnam's 98-frame coarse stage), and where it trains on windows (Salsa's 172 frames on 160-frame
+    windows) every k-th iteration on a pass over the stages' whole length, k the windows the last stage holds. The
+    paper's and GANimator's presets do not use it, and a model file written before it existed trains on as it was
+    trained (none)."""
     import io
 
-    from motionkit.train import cover_weights
+    from motionkit import train
+    from motionkit.train import cover_every, cover_weights
 
     assert Config.from_preset("fast").lambda_cover[0] > 0 and not any(Config.from_preset("fast").lambda_cover[1:])
     assert not any(Config.from_preset("paper").lambda_cover) and not any(Config.from_preset("ganimator").lambda_cover)
-    for name, weights in (("Malcolm_Gangnam-Style", [5.0, 0, 0, 0]), ("Joe_Salsa-Dancing-6", [0.0] * 4)):
-        m = read_motions(str(clip(name)))[0]
-        assert cover_weights(Model.from_clip(m, Config.from_preset("fast"))) == weights, name
-    m, model, x = tiny(iterations=[4, 1, 1, 1])
-    seen = []
-    fit(model, x, progress=lambda level, it, total, losses: seen.append((level, "cover" in losses)))
-    assert {lv for lv, has in seen if has} == {0}  # the coarse level, not the windowed or finer ones
+    for name, every in (("Malcolm_Gangnam-Style", 1), ("Joe_Salsa-Dancing-6", 2)):
+        model = Model.from_clip(read_motions(str(clip(name)))[0], Config.from_preset("fast"))
+        assert cover_weights(model) == [5.0, 0, 0, 0] and cover_every(model, model.levels[0]) == every, name
+    seen, compared = [], []
+    loss = train.cover_loss
+    monkeypatch.setattr(train, "cover_loss", lambda fake, real, *a: compared.append(
+        (fake.shape[-1], real.shape[-1])) or loss(fake, real, *a))
+    for window in (0, 20):  # the tiny clip's coarse level whole, then on windows shorter than its last stage
+        m, model, x = tiny(iterations=[4, 1, 1, 1], window=window)
+        every = cover_every(model, model.levels[0])
+        assert every == (1 if window == 0 else -(-model.lengths[1] // window)) and (window == 0 or every > 1)
+        seen.clear(), compared.clear()
+        fit(model, x, progress=lambda level, it, total, losses: seen.append((level, it, "cover" in losses)))
+        assert {lv for lv, _, has in seen if has} == {0}  # the coarse level, not the finer ones
+        assert [it for lv, it, has in seen if lv == 0 and not has] == list(range(1, every))  # until the first pass
+        whole = [(model.lengths[s], model.lengths[s]) for s in model.levels[0]]
+        assert compared == whole * (4 // every), window  # whole-length sequences, every k-th iteration
     again = modelfile.loads(modelfile.dumps(model))
     assert again.config.lambda_cover == model.config.lambda_cover
     arrays = dict(np.load(io.BytesIO(modelfile.dumps(model)), allow_pickle=False))
