@@ -165,10 +165,16 @@ def cover_every(model: Model, stages) -> int:
     k the number of windows the last stage holds (rounded up), weighted k times (lazily, as the gradient penalty) —
     on average that pass costs what a window's does, however long the clip. Salsa's coarse level (172 frames on
     160-frame windows) had trained without the loss: its warm start from another clip's model covered 0.919
-    (BENCHMARKS.md, "Warm start"). Every iteration where the level trains on the whole clip."""
-    if not _windowed(model, stages):
-        return 1
-    return -(-model.lengths[stages[-1]] // model.config.window)
+    (BENCHMARKS.md, "Warm start"). Every iteration where the level trains on the whole clip. Never (0) where the
+    distances it compares, every frame of the clip against every frame of each sample, would pass ``COVER_MOST``
+    (a take of more than about 20 minutes at the coarse level): their memory grows with the square of the take."""
+    n = model.lengths[stages[-1]]
+    if model.config.batch * n * n > COVER_MOST:
+        return 0
+    return -(-n // model.config.window) if _windowed(model, stages) else 1
+
+
+COVER_MOST = 2 ** 28  # distances (float32: 1 GiB) the coverage loss may hold at once
 
 
 def _windowed(model: Model, stages) -> bool:
@@ -269,7 +275,7 @@ def fit(model: Model, clip: torch.Tensor, device: str = "cpu", progress=None, ch
             con = sum(contact_loss(fk, fake.float()) for fake in fakes)  # forward kinematics in float32
             rec = sum(F.l1_loss(r.float(), target) for r, target in zip(recs, targets))
             loss_g = lam_adv * adv + lam_rec * rec + cfg.lambda_contact * con
-            if lam_cover and it % every == 0:
+            if lam_cover and every and it % every == 0:
                 wholes = fakes
                 if windowed:  # the level's stages over their whole length, from the same noise
                     with amp:

@@ -287,8 +287,8 @@ def _describe(model, motion, clip, device="cpu", heading_from="clip"):
         + (f" (up to {cfg.stretch:g}x where samples still cover more of the clip, 3/4 where they cover 0.98 by then)"
            if cfg.stretch > 1 else "")
         + "".join(f"; coverage loss {w:g} at level {li + 1}"
-                  + (f" (every {k} iterations, over the whole length)" if (k := cover_every(model, model.levels[li])) > 1
-                     else "")
+                  + {0: " off (the take is too long for it)", 1: ""}.get(k := cover_every(model, model.levels[li]),
+                                                                          f" (every {k} iterations, over the whole length)")
                   for li, w in enumerate(cover_weights(model)) if w)
         + f"; {model.provenance.get('precision', 'float32')} on {device}",
     ]

@@ -720,8 +720,8 @@ def test_the_coverage_loss_is_a_setting_of_the_coarse_level_and_of_the_model_fil
     """``fast`` weighs the coverage loss at the coarse level only: every iteration where that level trains on the whole
     clip (Gangnam's 98-frame coarse stage), and where it trains on windows (Salsa's 172 frames on 160-frame
     windows) every k-th iteration on a pass over the stages' whole length, k the windows the last stage holds. The
-    paper's and GANimator's presets do not use it, and a model file written before it existed trains on as it was
-    trained (none)."""
+    paper's and GANimator's presets do not use it, a take too long for its distances goes without it, and a model
+    file written before it existed trains on as it was trained (none)."""
     import io
 
     from motionkit import train
@@ -746,6 +746,12 @@ def test_the_coverage_loss_is_a_setting_of_the_coarse_level_and_of_the_model_fil
         assert [it for lv, it, has in seen if lv == 0 and not has] == list(range(1, every))  # until the first pass
         whole = [(model.lengths[s], model.lengths[s]) for s in model.levels[0]]
         assert compared == whole * (4 // every), window  # whole-length sequences, every k-th iteration
+    # a take so long that its distances would not fit (here: any take) is not weighed at all
+    monkeypatch.setattr(train, "COVER_MOST", 2 * model.lengths[1] ** 2 - 1)
+    seen.clear(), compared.clear()
+    m, model, x = tiny(iterations=[2, 1, 1, 1])
+    fit(model, x, progress=lambda level, it, total, losses: seen.append((level, it, "cover" in losses)))
+    assert cover_every(model, model.levels[0]) == 0 and not compared and not any(has for *_, has in seen)
     again = modelfile.loads(modelfile.dumps(model))
     assert again.config.lambda_cover == model.config.lambda_cover
     arrays = dict(np.load(io.BytesIO(modelfile.dumps(model)), allow_pickle=False))
