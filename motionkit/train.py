@@ -167,14 +167,15 @@ def cover_every(model: Model, stages) -> int:
     160-frame windows) had trained without the loss: its warm start from another clip's model covered 0.919
     (BENCHMARKS.md, "Warm start"). Every iteration where the level trains on the whole clip. Never (0) where the
     distances it compares, every frame of the clip against every frame of each sample, would pass ``COVER_MOST``
-    (a take of more than about 20 minutes at the coarse level): their memory grows with the square of the take."""
+    (at ``fast``'s batch of 2, a take of more than about 24 minutes at 30 fps): their memory grows with the square
+    of the take."""
     n = model.lengths[stages[-1]]
     if model.config.batch * n * n > COVER_MOST:
         return 0
     return -(-n // model.config.window) if _windowed(model, stages) else 1
 
 
-COVER_MOST = 2 ** 28  # distances (float32: 1 GiB) the coverage loss may hold at once
+COVER_MOST = 2 ** 28  # distances in the loss's matrix (float32: 1 GiB; it holds a few such at once with their gradient)
 
 
 def _windowed(model: Model, stages) -> bool:

@@ -243,6 +243,14 @@ def train_clip(clip, output, options: dict, resume: bool = False, quiet: bool = 
                    for level, rows in history.items()}
 
 
+def _cover_line(weight: float, level: int, every: int) -> str:
+    """The recipe line's words for the coverage loss at one level (``train.cover_every``'s ``every``)."""
+    if every == 0:
+        return f"; no coverage loss at level {level + 1} (the take is too long for it)"
+    return f"; coverage loss {weight:g} at level {level + 1}" + (
+        f" (every {every} iterations, over the whole length)" if every > 1 else "")
+
+
 def _describe(model, motion, clip, device="cpu", heading_from="clip"):
     """What motionkit read in the clip, before the minutes of training: a wrong guess shows in the first second."""
     import numpy as np
@@ -286,9 +294,7 @@ def _describe(model, motion, clip, device="cpu", heading_from="clip"):
         f"{' / '.join(map(str, cfg.iterations))} iterations per level"
         + (f" (up to {cfg.stretch:g}x where samples still cover more of the clip, 3/4 where they cover 0.98 by then)"
            if cfg.stretch > 1 else "")
-        + "".join(f"; coverage loss {w:g} at level {li + 1}"
-                  + {0: " off (the take is too long for it)", 1: ""}.get(k := cover_every(model, model.levels[li]),
-                                                                          f" (every {k} iterations, over the whole length)")
+        + "".join(_cover_line(w, li, cover_every(model, model.levels[li]))
                   for li, w in enumerate(cover_weights(model)) if w)
         + f"; {model.provenance.get('precision', 'float32')} on {device}",
     ]
